@@ -1,0 +1,91 @@
+"""Validate the answers before cookiecutter writes anything.
+
+Each check returns the one-line reason it fails, or None. `main()` prints the first reason and
+exits non-zero; cookiecutter then removes the half-made project directory.
+"""
+
+import json
+import keyword
+import re
+import sys
+
+SUPPORTED_PYTHON_VERSIONS = ("3.12", "3.13")
+
+# Top-level names inside a generated project, and the packages it imports: a project (or,
+# later, a feature) with one of these names would shadow the real module.
+RESERVED_NAMES = frozenset(
+    {
+        "alembic", "anyio", "asyncpg", "aiosqlite", "conftest", "core", "fastapi", "features",
+        "httpx", "jinja2", "main", "migrations", "mypy", "passlib", "pydantic",
+        "pydantic_settings", "pytest", "ruff", "scripts", "settings", "sqlalchemy", "sqlmodel",
+        "starlette", "structlog", "tests", "typer", "uvicorn", "jose",
+    }
+)  # fmt: skip
+
+_SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Free text lands in Python and TOML string literals; keep it plain.
+_UNSAFE_TEXT_CHARS = set('"\\{}\n\r\t`$')
+
+
+def check_plain_text(field: str, value: str) -> str | None:
+    if not value.strip():
+        return f"{field} is empty; fill it in."
+    if unsafe := sorted(_UNSAFE_TEXT_CHARS & set(value)):
+        return f"{field} {value!r} contains {''.join(unsafe)!r}; use plain text."
+    return None
+
+
+def check_slug(slug: str) -> str | None:
+    if not _SLUG.match(slug):
+        return (
+            f"project_slug {slug!r} is not a valid name: use lowercase letters, digits and "
+            "underscores, starting with a letter (e.g. 'order_service')."
+        )
+    if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
+        return f"project_slug {slug!r} is a Python keyword; choose another name."
+    if slug in RESERVED_NAMES or slug in sys.stdlib_module_names:
+        return (
+            f"project_slug {slug!r} would shadow the module of the same name; "
+            f"choose another name (e.g. 'my_{slug}')."
+        )
+    return None
+
+
+def check_email(email: str) -> str | None:
+    if not _EMAIL.match(email):
+        return f"author_email {email!r} is not an e-mail address (expected name@example.com)."
+    return None
+
+
+def check_python_version(version: str) -> str | None:
+    if version not in SUPPORTED_PYTHON_VERSIONS:
+        allowed = ", ".join(SUPPORTED_PYTHON_VERSIONS)
+        return f"python_version {version!r} is not supported; choose one of {allowed}."
+    return None
+
+
+def validate(answers: dict[str, str]) -> str | None:
+    """The first problem with the answers, or None when they are all usable."""
+    return (
+        check_plain_text("project_name", answers["project_name"])
+        or check_plain_text("description", answers["description"])
+        or check_plain_text("author_name", answers["author_name"])
+        or check_slug(answers["project_slug"])
+        or check_email(answers["author_email"])
+        or check_python_version(answers["python_version"])
+    )
+
+
+def main() -> int:
+    # tojson makes any answer a safe literal: quotes and backslashes cannot break this file.
+    answers = json.loads(r'''{{ cookiecutter | tojson }}''')
+    error = validate({key: str(value) for key, value in answers.items()})
+    if error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Fixtures for every test in the project, the features' own tests included.
+
+The schema is built by running the migrations on a test database that is never the development
+one: a fresh SQLite file per run, or the database `TEST_DATABASE_URL` names (PostgreSQL, say).
+Each test runs inside a transaction that is rolled back, and the app's session dependency is
+overridden to use that same transaction, so tests see each other's data never.
+"""
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.database import create_engine
+from core.dependencies import get_session
+from main import create_app
+from settings import Settings
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="session")
+def test_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    url = os.environ.get("TEST_DATABASE_URL") or (
+        f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    )
+    if url == Settings().database_url:
+        pytest.exit(
+            "TEST_DATABASE_URL is the development DATABASE_URL; tests would wipe it. "
+            "Point it at a separate database.",
+            returncode=2,
+        )
+    return Settings(
+        _env_file=None,
+        environment="test",
+        database_url=url,
+        secret_key=SecretStr("test-secret-key-that-is-long-enough-to-pass"),
+    )
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(PROJECT_DIR / "alembic.ini")
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logger"] = False
+    return config
+
+
+@pytest.fixture(scope="session")
+def migrated_database(test_settings: Settings) -> Iterator[str]:
+    """Run every migration up, and every migration down again at the end."""
+    config = alembic_config(test_settings.database_url)
+    command.upgrade(config, "head")
+    yield test_settings.database_url
+    command.downgrade(config, "base")
+
+
+@pytest.fixture(scope="session")
+async def engine(test_settings: Settings, migrated_database: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(test_settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session whose commits are savepoints inside one transaction that is rolled back."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        session = AsyncSession(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await transaction.rollback()
+
+
+@pytest.fixture
+def app(test_settings: Settings, session: AsyncSession) -> FastAPI:
+    app = create_app(test_settings)
+
+    async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
+        # The same commit-or-rollback contract as `get_session`, on the test's transaction.
+        try:
+            yield session
+        except Exception:
+            await session.rollback()
+            raise
+        await session.commit()
+
+    app.dependency_overrides[get_session] = session_in_test_transaction
+    return app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    # httpx does not run the lifespan; enter it so start-up and shut-down code is exercised.
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(
+            transport=ASGITransport(app=app, raise_app_exceptions=False),
+            base_url="http://test",
+        ) as client,
+    ):
+        yield client

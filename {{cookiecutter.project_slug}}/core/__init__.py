@@ -1,0 +1,1 @@
+"""What every feature shares. Nothing in here imports from `features`."""

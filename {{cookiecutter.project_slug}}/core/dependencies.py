@@ -1,0 +1,34 @@
+"""Dependencies every feature's routes use."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from settings import Settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request, committed when the endpoint returns and rolled back if it raises.
+
+    Services only `flush()`: the commit happens here, once. Used with `scope="function"` so the
+    commit runs before the response is sent; a client that got a 201 can read the row back at once,
+    and a failed commit becomes an error response instead of a lost write after a success.
+    """
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+        except Exception:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]

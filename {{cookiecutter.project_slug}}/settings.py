@@ -1,0 +1,55 @@
+"""Application settings: one typed object, read from the environment and `.env`."""
+
+from functools import lru_cache
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+# Shipped in `.env.example`; the app refuses it anywhere but on a developer's machine.
+PLACEHOLDER_SECRET = "change-me"  # noqa: S105
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        extra="ignore",
+        # Never echo rejected values (a database password, say) into start-up errors.
+        hide_input_in_errors=True,
+    )
+
+    project_name: str = "{{ cookiecutter.project_name }}"
+    environment: Environment = "development"
+    debug: bool = False
+
+    # SQLite file next to the project by default; set a postgresql+asyncpg:// URL for PostgreSQL.
+    database_url: str = "sqlite+aiosqlite:///./app.db"
+    database_echo: bool = False
+    database_pool_size: int = Field(default=10, ge=1)
+
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+
+    @model_validator(mode="after")
+    def _refuse_weak_secret_outside_development(self) -> Self:
+        if self.environment == "development":
+            return self
+        secret = self.secret_key.get_secret_value()
+        if secret == PLACEHOLDER_SECRET or len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_LENGTH} "
+                f"characters when ENVIRONMENT={self.environment}; generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,102 @@
+"""The request's session commits before the response is sent, or the client hears about it.
+
+These tests use the real `get_session` (no test override) against the test database, with a
+scratch table they create and drop themselves.
+"""
+
+from collections.abc import AsyncIterator
+
+import pytest
+from fastapi import APIRouter, status
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.dependencies import SessionDep
+from main import create_app
+from settings import Settings
+
+router = APIRouter(prefix="/_test-notes")
+
+
+async def insert_note(session: AsyncSession, *, body: str, parent: str | None = None) -> None:
+    connection = await session.connection()
+    await connection.execute(
+        text("INSERT INTO _test_notes (body, parent) VALUES (:body, :parent)"),
+        {"body": body, "parent": parent},
+    )
+
+
+@router.post("/{body}", status_code=status.HTTP_201_CREATED)
+async def create_note(body: str, session: SessionDep) -> dict[str, str]:
+    await insert_note(session, body=body)
+    return {"body": body}
+
+
+@router.post("/{body}/then-fail")
+async def create_note_then_fail(body: str, session: SessionDep) -> None:
+    await insert_note(session, body=body)
+    raise RuntimeError("after the insert")
+
+
+@router.post("/{body}/dangling")
+async def create_dangling_note(body: str, session: SessionDep) -> dict[str, str]:
+    # The deferred foreign key is only checked at COMMIT, after the endpoint returned.
+    await insert_note(session, body=body, parent="no-such-note")
+    return {"body": body}
+
+
+@pytest.fixture
+async def notes_client(test_settings: Settings, engine: AsyncEngine) -> AsyncIterator[AsyncClient]:
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql(
+            "CREATE TABLE _test_notes (body VARCHAR(50) PRIMARY KEY, "
+            "parent VARCHAR(50) REFERENCES _test_notes (body) DEFERRABLE INITIALLY DEFERRED)"
+        )
+    app = create_app(test_settings)
+    app.include_router(router)
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            AsyncClient(transport=transport, base_url="http://test") as client,
+        ):
+            yield client
+    finally:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("DROP TABLE _test_notes")
+
+
+async def stored_bodies(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as connection:
+        result = await connection.exec_driver_sql("SELECT body FROM _test_notes ORDER BY body")
+        return [row[0] for row in result]
+
+
+async def test_a_created_row_is_committed_when_the_client_gets_its_201(
+    notes_client: AsyncClient, engine: AsyncEngine
+) -> None:
+    response = await notes_client.post("/_test-notes/first")
+
+    assert response.status_code == 201
+    assert await stored_bodies(engine) == ["first"]
+
+
+async def test_a_failing_request_leaves_nothing_behind(
+    notes_client: AsyncClient, engine: AsyncEngine
+) -> None:
+    response = await notes_client.post("/_test-notes/doomed/then-fail")
+
+    assert response.status_code == 500
+    assert await stored_bodies(engine) == []
+
+
+async def test_a_failed_commit_is_an_error_response_not_a_success(
+    notes_client: AsyncClient, engine: AsyncEngine
+) -> None:
+    response = await notes_client.post("/_test-notes/orphan/dangling")
+
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert await stored_bodies(engine) == []
