@@ -51,7 +51,7 @@ def next_steps(project: Path) -> str:
 
 
 def main() -> int:
-    answers = json.loads(r'''{{ cookiecutter | tojson }}''')
+    answers = json.loads(r"""{{ cookiecutter | tojson }}""")
     project = Path.cwd()
     write_env_file(project)
     copy_feature_template(Path(answers["_repo_dir"]), project)

@@ -79,7 +79,7 @@ def validate(answers: dict[str, str]) -> str | None:
 
 def main() -> int:
     # tojson makes any answer a safe literal: quotes and backslashes cannot break this file.
-    answers = json.loads(r'''{{ cookiecutter | tojson }}''')
+    answers = json.loads(r"""{{ cookiecutter | tojson }}""")
     error = validate({key: str(value) for key, value in answers.items()})
     if error:
         print(f"error: {error}", file=sys.stderr)

@@ -6,6 +6,8 @@ from logging.config import fileConfig
 from pathlib import Path
 
 from alembic import context
+from alembic.operations.ops import MigrationScript
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
@@ -43,6 +45,21 @@ def _settings() -> Settings:
     return settings.model_copy(update={"database_url": url}) if url else settings
 
 
+def _skip_empty_autogenerate(
+    _context: MigrationContext,
+    _revision: object,
+    directives: list[MigrationScript],
+) -> None:
+    """`make migrate` with no model changes writes nothing instead of an empty revision."""
+    cmd_opts = config.cmd_opts
+    if cmd_opts is None or not getattr(cmd_opts, "autogenerate", False):
+        return
+    upgrade_ops = directives[0].upgrade_ops
+    if upgrade_ops is not None and upgrade_ops.is_empty():
+        directives[:] = []
+        print("No changes in the models; no migration written.")
+
+
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
     context.configure(
         connection=connection,
@@ -52,6 +69,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         compare_type=True,
         compare_server_default=True,
         literal_binds=connection is None,
+        process_revision_directives=_skip_empty_autogenerate,
     )
 
 

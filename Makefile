@@ -1,0 +1,40 @@
+# The template's own commands. `make` alone lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+UV ?= uv
+DEMO_DIR ?= build/demo
+# Two workers: each baked project's checks are grouped on one worker, one project per worker.
+PYTEST_ARGS ?= -n auto --dist loadgroup
+
+.PHONY: help install demo test test-fast lint format clean
+
+help: ## List the commands
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: ## Install the template's dev tools (cookiecutter, pytest, ruff, mypy)
+	@command -v $(UV) >/dev/null || { echo "error: uv is required: python3 -m pip install uv" >&2; exit 2; }
+	$(UV) sync --locked
+
+demo: install ## Bake a project into build/demo and serve it at http://127.0.0.1:8000/docs
+	rm -rf $(DEMO_DIR)
+	$(UV) run cookiecutter . --no-input --output-dir $(DEMO_DIR) init_git=no
+	$(MAKE) -C $(DEMO_DIR)/my_service install dev
+
+test: install ## Run every template test: hooks, baking, and each baked project's own checks
+	$(UV) run pytest $(PYTEST_ARGS)
+
+test-fast: install ## Run the template tests that do not run a baked project's toolchain
+	$(UV) run pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: install ## ruff, ruff format and mypy --strict on the hooks and tests
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy
+
+format: install ## Fix lint and formatting in the hooks and tests
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .
+
+clean: ## Remove build/ (demo project, scratch files)
+	rm -rf build

@@ -1,0 +1,125 @@
+"""Bake the template and drive the baked project the way a user would."""
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import uv
+from cookiecutter.main import cookiecutter
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+POSTGRES_ADMIN_URL = os.environ.get(
+    "PAXX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+LEFTOVER_JINJA = re.compile(r"\{\{\s*cookiecutter\.|\{%|\{\{-?\s*cookiecutter")
+
+
+def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a baked project's commands run in: our uv first on PATH, no outer venv."""
+    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
+    env["PATH"] = f"{uv_bin_dir()}{os.pathsep}{env.get('PATH', '')}"
+    env["UV_NO_PROGRESS"] = "1"
+    env.pop("TEST_DATABASE_URL", None)
+    env.pop("DATABASE_URL", None)
+    env.update(extra or {})
+    return env
+
+
+def uv_bin_dir() -> Path:
+    # A directory holding only `uv`, so a pyenv shim or the outer venv cannot get in the way.
+    link_dir = TEMPLATE_DIR / "build" / "uv-bin"
+    link = link_dir / "uv"
+    if not link.exists():
+        link_dir.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(uv.find_uv_bin())
+    return link_dir
+
+
+def run(
+    args: list[str],
+    cwd: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        args,
+        cwd=cwd,
+        env=tool_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(args)}` exited {result.returncode} in {cwd}\n"
+            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}",
+            pytrace=False,
+        )
+    return result
+
+
+def bake(output_dir: Path, **context: Any) -> Path:
+    """Bake with the defaults plus `context`; return the project directory."""
+    context.setdefault("init_git", False)
+    project = cookiecutter(
+        str(TEMPLATE_DIR), no_input=True, output_dir=str(output_dir), extra_context=context
+    )
+    return Path(project)
+
+
+def bake_cli(output_dir: Path, *answers: str) -> subprocess.CompletedProcess[str]:
+    """Bake through the real `cookiecutter` command, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "cookiecutter", str(TEMPLATE_DIR), "--no-input", *answers],
+        cwd=output_dir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def leftover_jinja(project: Path) -> list[str]:
+    found = []
+    for path in project.rglob("*"):
+        if not path.is_file() or ".venv" in path.parts or ".git" in path.parts:
+            continue
+        if path.is_relative_to(project / ".feature-template"):
+            continue  # rendered later, by `make feature`
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        if LEFTOVER_JINJA.search(text):
+            found.append(str(path.relative_to(project)))
+    return found
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
+
+    PostgreSQL is part of this project's test environment: if it is not running, this fails.
+    """
+    name = f"paxx_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is required at {POSTGRES_ADMIN_URL}: {exc}", pytrace=False)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            info = admin.info
+            yield f"postgresql+asyncpg://{info.user}@{info.host}:{info.port}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,170 @@
+"""Baking: every option value, the files it yields, and every refusal leaving nothing behind."""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEMPLATE_DIR, bake, bake_cli, leftover_jinja
+
+OPTIONS = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
+
+
+def test_every_option_is_baked_by_this_suite() -> None:
+    # Fails when an option is added to cookiecutter.json until a test here bakes its values.
+    assert set(OPTIONS) == {
+        "project_name",
+        "project_slug",
+        "description",
+        "author_name",
+        "author_email",
+        "python_version",  # 3.12 and 3.13: test_python_version_is_pinned_for_uv
+        "init_git",  # both values: test_init_git_*
+        "__prompts__",
+    }
+    assert OPTIONS["python_version"] == "3.12"
+    assert OPTIONS["init_git"] is True
+
+
+@pytest.mark.parametrize("python_version", ["3.12", "3.13"])
+def test_python_version_is_pinned_for_uv(tmp_path: Path, python_version: str) -> None:
+    project = bake(tmp_path, python_version=python_version)
+
+    assert (project / ".python-version").read_text().strip() == python_version
+    assert leftover_jinja(project) == []
+
+
+def test_default_bake_has_the_designed_layout(tmp_path: Path) -> None:
+    project = bake(tmp_path, project_name="Order Service")
+
+    assert project.name == "order_service"
+    for path in (
+        "main.py",
+        "settings.py",
+        "conftest.py",
+        "core/database.py",
+        "core/exceptions.py",
+        "core/dependencies.py",
+        "core/schemas.py",
+        "core/middleware.py",
+        "core/health.py",
+        "features/__init__.py",
+        "features/registry.py",
+        "migrations/env.py",
+        "migrations/script.py.mako",
+        "alembic.ini",
+        "tests/test_health.py",
+        "Makefile",
+        "pyproject.toml",
+        "uv.lock",
+        ".env.example",
+        ".env",
+        ".gitignore",
+        ".python-version",
+        "README.md",
+        ".feature-template",
+    ):
+        assert (project / path).exists(), path
+    assert leftover_jinja(project) == []
+
+
+def test_names_are_rendered_where_they_belong(tmp_path: Path) -> None:
+    project = bake(tmp_path, project_name="Order Service", author_email="ada@example.com")
+
+    assert 'name = "order_service"' in (project / "pyproject.toml").read_text()
+    assert 'name = "order-service"' in (project / "uv.lock").read_text()
+    assert '"Order Service"' in (project / "settings.py").read_text()
+    assert "ada@example.com" in (project / "pyproject.toml").read_text()
+
+
+def test_env_file_has_a_real_secret_and_is_ignored_by_git(tmp_path: Path) -> None:
+    project = bake(tmp_path)
+
+    env = (project / ".env").read_text()
+    secret = re.search(r"^SECRET_KEY=(.+)$", env, re.MULTILINE)
+    assert secret is not None
+    assert secret.group(1) != "change-me"
+    assert len(secret.group(1)) >= 48
+    assert ".env" in (project / ".gitignore").read_text().splitlines()
+
+
+def test_init_git_yes_makes_a_repository_that_ignores_the_env_file(tmp_path: Path) -> None:
+    project = bake(tmp_path, init_git=True)
+
+    assert (project / ".git").is_dir()
+    ignored = subprocess.run(
+        ["git", "check-ignore", ".env"], cwd=project, capture_output=True, check=False
+    )
+    assert ignored.returncode == 0
+
+
+def test_init_git_no_leaves_git_alone(tmp_path: Path) -> None:
+    project = bake(tmp_path, init_git=False)
+
+    assert not (project / ".git").exists()
+
+
+def test_no_baked_file_mentions_paxx(tmp_path: Path) -> None:
+    project = bake(tmp_path)
+
+    for path in project.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            assert "paxx" not in path.read_text(errors="ignore").lower(), path
+
+
+def test_baking_through_the_cli_prints_next_steps(tmp_path: Path) -> None:
+    result = bake_cli(tmp_path, "project_name=Billing", "init_git=no")
+
+    assert result.returncode == 0, result.stderr
+    assert "cd billing" in result.stdout
+    assert "make dev" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        (["project_slug=Bad-Slug"], "project_slug 'Bad-Slug' is not a valid name"),
+        (["project_slug=class"], "project_slug 'class' is a Python keyword"),
+        (["project_slug=fastapi"], "project_slug 'fastapi' would shadow the module"),
+        (["project_slug=core"], "project_slug 'core' would shadow the module"),
+        (["project_slug=json"], "project_slug 'json' would shadow the module"),
+        (["author_email=not-an-email"], "author_email 'not-an-email' is not an e-mail address"),
+        (["python_version=3.11"], "python_version '3.11' is not supported"),
+        (['project_name=Say "hi"'], "project_name 'Say \"hi\"' contains"),
+    ],
+)
+def test_bad_input_fails_with_one_clear_line_and_leaves_nothing(
+    tmp_path: Path, answers: list[str], message: str
+) -> None:
+    result = bake_cli(tmp_path, *answers)
+
+    assert result.returncode != 0
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(error_lines) == 1, result.stderr
+    assert message in error_lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_directory_is_not_overwritten(tmp_path: Path) -> None:
+    first = bake_cli(tmp_path, "project_name=Billing", "init_git=no")
+    assert first.returncode == 0
+    (tmp_path / "billing" / "main.py").write_text("# mine\n")
+
+    second = bake_cli(tmp_path, "project_name=Billing", "init_git=no")
+
+    assert second.returncode != 0
+    assert "already exists" in second.stdout + second.stderr
+    assert (tmp_path / "billing" / "main.py").read_text() == "# mine\n"
+
+
+def test_every_python_file_in_the_repo_is_valid_python_before_rendering() -> None:
+    sources = [
+        p
+        for p in TEMPLATE_DIR.rglob("*.py")
+        if not {".venv", "build"} & set(p.relative_to(TEMPLATE_DIR).parts)
+    ]
+    assert len(sources) > 20
+    for path in sources:
+        compile(path.read_text(), str(path), "exec")

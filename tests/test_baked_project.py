@@ -1,0 +1,152 @@
+"""A freshly baked project, untouched, passes its own checks on both supported Pythons."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import bake, run, tool_env
+
+pytestmark = pytest.mark.slow
+
+MAKE_TARGETS = [
+    "help",
+    "install",
+    "dev",
+    "start",
+    "migrate",
+    "upgrade",
+    "downgrade",
+    "db-status",
+    "feature",
+    "test",
+    "lint",
+    "format",
+    "typecheck",
+    "check",
+]
+
+
+@pytest.fixture(
+    scope="module",
+    # One xdist worker per Python: the project is baked and synced once, its checks run in turn.
+    params=[
+        pytest.param("3.12", marks=pytest.mark.xdist_group("baked-3.12")),
+        pytest.param("3.13", marks=pytest.mark.xdist_group("baked-3.13")),
+    ],
+)
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    project = bake(tmp_path_factory.mktemp("bake"), python_version=request.param)
+    run(["uv", "sync", "--locked"], project)
+    version = run(["uv", "run", "python", "--version"], project).stdout
+    assert version.startswith(f"Python {request.param}.")
+    return project
+
+
+def test_the_lock_file_matches_pyproject(project: Path) -> None:
+    run(["uv", "lock", "--check"], project)
+
+
+def test_lint_and_format_are_clean(project: Path) -> None:
+    run(["make", "lint"], project)
+
+
+def test_mypy_strict_is_clean(project: Path) -> None:
+    run(["make", "typecheck"], project)
+
+
+def test_the_suite_passes_on_sqlite_without_touching_the_dev_database(project: Path) -> None:
+    dev_database = project / "app.db"
+    assert not dev_database.exists()
+
+    result = run(["make", "test"], project)
+
+    assert " passed" in result.stdout
+    assert " failed" not in result.stdout
+    assert not dev_database.exists()
+
+
+def test_the_suite_passes_on_postgresql(project: Path, postgres_url: str) -> None:
+    result = run(["make", "test"], project, env={"TEST_DATABASE_URL": postgres_url})
+
+    assert " passed" in result.stdout
+
+
+def test_migrations_round_trip_and_match_the_models(project: Path) -> None:
+    run(["make", "upgrade"], project)
+    run(["make", "downgrade"], project)
+    run(["make", "upgrade"], project)
+    check = run(["uv", "run", "alembic", "check"], project)
+    assert "No new upgrade operations detected" in check.stdout + check.stderr
+    status = run(["make", "db-status"], project).stdout
+    assert status.count("(head)") == 2
+
+
+def test_migrate_refuses_an_empty_message(project: Path) -> None:
+    versions = sorted((project / "migrations" / "versions").iterdir())
+
+    result = run(["make", "migrate"], project, check=False)
+
+    assert result.returncode != 0
+    assert "MSG is required" in result.stderr
+    assert sorted((project / "migrations" / "versions").iterdir()) == versions
+
+
+def test_help_is_the_default_and_describes_every_target(project: Path) -> None:
+    output = run(["make"], project).stdout
+
+    for target in MAKE_TARGETS:
+        assert f" {target} " in output, target
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for(url: str, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                status: int = response.status
+                return status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def dev_server(project: Path) -> Iterator[str]:
+    port = free_port()
+    server = subprocess.Popen(
+        ["make", "dev", f"PORT={port}"],
+        cwd=project,
+        env=tool_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_make_dev_serves_the_api_and_its_docs(dev_server: str) -> None:
+    assert wait_for(f"{dev_server}/health/ready") == 200
+    assert wait_for(f"{dev_server}/docs") == 200
+    assert wait_for(f"{dev_server}/openapi.json") == 200
