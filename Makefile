@@ -7,7 +7,7 @@ DEMO_DIR ?= build/demo
 # Two workers: each baked project's checks are grouped on one worker, one project per worker.
 PYTEST_ARGS ?= -n auto --dist loadgroup
 
-.PHONY: help install demo test test-fast lint format clean
+.PHONY: help install demo test test-fast lint format clean lock
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -18,7 +18,7 @@ install: ## Install the template's dev tools (cookiecutter, pytest, ruff, mypy)
 
 demo: install ## Bake a project into build/demo and serve it at http://127.0.0.1:8000/docs
 	rm -rf $(DEMO_DIR)
-	$(UV) run cookiecutter . --no-input --output-dir $(DEMO_DIR) init_git=no
+	$(UV) run cookiecutter $(CURDIR) --no-input --output-dir $(DEMO_DIR) init_git=no
 	$(MAKE) -C $(DEMO_DIR)/my_service install dev
 
 test: install ## Run every template test: hooks, baking, and each baked project's own checks
@@ -38,3 +38,11 @@ format: install ## Fix lint and formatting in the hooks and tests
 
 clean: ## Remove build/ (demo project, scratch files)
 	rm -rf build
+
+lock: install ## Re-lock the generated project's dependencies after editing its pyproject.toml
+	rm -rf build/lock
+	$(UV) run cookiecutter $(CURDIR) --no-input --output-dir build/lock init_git=no
+	cd build/lock/my_service && $(UV) lock
+	sed 's/^name = "my-service"$$/name = "{{ cookiecutter.project_slug | replace("_", "-") }}"/' \
+		build/lock/my_service/uv.lock > '{{cookiecutter.project_slug}}/uv.lock'
+	rm -rf build/lock

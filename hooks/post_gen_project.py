@@ -1,6 +1,7 @@
 """Finish a freshly baked project. Runs inside it; works offline."""
 
 import json
+import os
 import re
 import secrets
 import shutil
@@ -22,6 +23,24 @@ def write_env_file(project: Path) -> None:
     example = (project / ".env.example").read_text()
     secret = secrets.token_urlsafe(48)
     env_file.write_text(PLACEHOLDER_SECRET_LINE.sub(f"SECRET_KEY={secret}", example, count=1))
+
+
+def find_template_repo(repo_dir: str, output_dir: str) -> Path:
+    """The template's own directory, which cookiecutter names relative to where it was started.
+
+    A local template given as a relative path (`cookiecutter .`) is relative to the user's
+    working directory, which this hook (running inside the new project) no longer has.
+    """
+    candidates = [Path(repo_dir)]
+    if not Path(repo_dir).is_absolute():
+        candidates = [Path(base) / repo_dir for base in (os.environ.get("PWD", ""), output_dir)]
+    for candidate in candidates:
+        if (candidate / FEATURE_TEMPLATE_DIR).is_dir():
+            return candidate.resolve()
+    raise SystemExit(
+        f"error: cannot find {FEATURE_TEMPLATE_DIR}/ of the template {repo_dir!r}; "
+        "give the template as an absolute path."
+    )
 
 
 def copy_feature_template(template_repo: Path, project: Path) -> None:
@@ -54,7 +73,8 @@ def main() -> int:
     answers = json.loads(r"""{{ cookiecutter | tojson }}""")
     project = Path.cwd()
     write_env_file(project)
-    copy_feature_template(Path(answers["_repo_dir"]), project)
+    template_repo = find_template_repo(answers["_repo_dir"], answers["_output_dir"])
+    copy_feature_template(template_repo, project)
     if answers["init_git"] is True:
         init_git(project)
     print(next_steps(project))

@@ -1,8 +1,10 @@
 """Baking: every option value, the files it yields, and every refusal leaving nothing behind."""
 
 import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -168,3 +170,19 @@ def test_every_python_file_in_the_repo_is_valid_python_before_rendering() -> Non
     assert len(sources) > 20
     for path in sources:
         compile(path.read_text(), str(path), "exec")
+
+
+def test_a_template_given_as_a_relative_path_bakes_from_anywhere(tmp_path: Path) -> None:
+    parent = TEMPLATE_DIR.parent
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", TEMPLATE_DIR.name, "--no-input", "init_git=no"]
+        + ["-o", str(tmp_path)],
+        cwd=parent,
+        env={**os.environ, "PWD": str(parent)},  # as a shell sets it
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "my_service" / ".feature-template").is_dir()

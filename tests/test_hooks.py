@@ -138,3 +138,20 @@ def test_next_steps_name_the_project_and_the_commands(tmp_path: Path) -> None:
     assert "cd order_service" in text
     for command in ("make install", "make dev", "make feature"):
         assert command in text
+
+
+def test_a_relative_template_path_is_found_from_the_users_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "paxx" / "feature-template").mkdir(parents=True)
+    monkeypatch.setenv("PWD", str(tmp_path))
+    monkeypatch.chdir(tmp_path / "paxx")  # hooks run elsewhere; only PWD remembers the start
+
+    found = post_gen_project.find_template_repo("paxx", output_dir="/elsewhere")
+
+    assert found == (tmp_path / "paxx").resolve()
+
+
+def test_an_unfindable_template_stops_with_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="cannot find feature-template/"):
+        post_gen_project.find_template_repo(str(tmp_path / "missing"), output_dir=str(tmp_path))
