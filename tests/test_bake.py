@@ -174,9 +174,9 @@ def test_every_python_file_in_the_repo_is_valid_python_before_rendering() -> Non
 
 def test_a_template_given_as_a_relative_path_bakes_from_anywhere(tmp_path: Path) -> None:
     parent = TEMPLATE_DIR.parent
+    args = [TEMPLATE_DIR.name, "--no-input", "init_git=no", "-o", str(tmp_path)]
     result = subprocess.run(
-        [sys.executable, "-m", "cookiecutter", TEMPLATE_DIR.name, "--no-input", "init_git=no"]
-        + ["-o", str(tmp_path)],
+        [sys.executable, "-m", "cookiecutter", *args],
         cwd=parent,
         env={**os.environ, "PWD": str(parent)},  # as a shell sets it
         capture_output=True,
