@@ -1,10 +1,12 @@
 """Engine, sessions and the table base every feature's models build on."""
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import MetaData, event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,6 +36,19 @@ class TableBase(SQLModel):
     updated_at: datetime = Field(
         default_factory=utcnow, nullable=False, sa_column_kwargs={"onupdate": utcnow}
     )
+
+
+def unique_violation_column(exc: IntegrityError, table: str) -> str | None:
+    """The column whose unique constraint `exc` reports, or None if it is another violation.
+
+    PostgreSQL names the constraint (`uq_<table>_<column>`, from NAMING_CONVENTION); SQLite
+    names the column (`UNIQUE constraint failed: <table>.<column>`).
+    """
+    message = str(exc.orig)
+    match = re.search(rf'"uq_{table}_(\w+)"', message) or re.search(
+        rf"UNIQUE constraint failed: {table}\.(\w+)", message
+    )
+    return match.group(1) if match else None
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

@@ -8,7 +8,7 @@ Created: ${create_date}
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel  # autogenerate writes sqlmodel.sql.sqltypes.AutoString() for str columns
+import sqlmodel.sql.sqltypes  # autogenerate writes sqlmodel.sql.sqltypes.AutoString() etc.
 from alembic import op
 ${imports if imports else ""}
 
