@@ -41,6 +41,12 @@ RESERVED_FIELD_NAMES = frozenset(
     {"id", "created_at", "updated_at", "limit", "offset", "order_by", "q", "metadata",
      "registry", "schema", "json", "dict", "copy", "validate", "construct", "fields"}
 )  # fmt: skip
+# Local names in the generated code; the feature's singular is a variable beside them.
+RESERVED_SINGULAR_NAMES = frozenset(
+    {"session", "data", "query", "router", "services", "conditions", "total", "statement",
+     "items", "name", "value", "exc", "column", "connection", "table", "client", "response",
+     "field", "payload", "created", "changed", "before", "after", "found", "status", "page"}
+)  # fmt: skip
 # Names the generated modules import; a model class with one of them would shadow it.
 RESERVED_CLASS_NAMES = frozenset(
     {"Page", "PageQuery", "ErrorDetail", "ErrorResponse", "TableBase", "SQLModel", "Field",
@@ -252,11 +258,16 @@ def check_name(name: str) -> None:
         raise FeatureError(
             f"NAME {name!r} would shadow the installed module {name!r}; choose another name"
         )
-    model = Feature(name, ()).model
-    if model in RESERVED_CLASS_NAMES:
+    feature = Feature(name, ())
+    if feature.model in RESERVED_CLASS_NAMES:
         raise FeatureError(
-            f"NAME {name!r} makes a model class {model!r}, a name the generated code imports; "
-            "choose another name"
+            f"NAME {name!r} makes a model class {feature.model!r}, a name the generated code "
+            "imports; choose another name"
+        )
+    if feature.singular in RESERVED_SINGULAR_NAMES:
+        raise FeatureError(
+            f"NAME {name!r} makes a variable {feature.singular!r} that the generated code already "
+            "uses; choose another name"
         )
 
 
