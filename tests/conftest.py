@@ -1,9 +1,16 @@
 """Bake the template and drive the baked project the way a user would."""
 
+import contextlib
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -123,3 +130,55 @@ def postgres_url() -> Iterator[str]:
             yield f"postgresql+asyncpg://{info.user}@{info.host}:{info.port}/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def get_status(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        status: int = response.status
+        return status
+
+
+@contextlib.contextmanager
+def serve(
+    project: Path, env: Mapping[str, str] | None = None, command: list[str] | None = None
+) -> Iterator[str]:
+    """Run the baked app on a free loopback port until the block ends; yield its base URL."""
+    port = free_port()
+    args = (command or ["uv", "run", "uvicorn", "main:app"]) + (
+        [f"PORT={port}"] if command else ["--port", str(port)]
+    )
+    # A file, not a pipe: a chatty server would block on a full pipe nobody reads.
+    log = tempfile.TemporaryFile()
+    server = subprocess.Popen(
+        args,
+        cwd=project,
+        env=tool_env(env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # so the whole group (make, uv, uvicorn, reloader) stops
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                get_status(f"{base_url}/health/live")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    output = log.read().decode(errors="replace")
+                    pytest.fail(f"the app did not start: {' '.join(args)}\n{output[-4000:]}")
+                time.sleep(0.2)
+        yield base_url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()

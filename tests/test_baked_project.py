@@ -1,18 +1,10 @@
 """A freshly baked project, untouched, passes its own checks on both supported Pythons."""
 
-import os
-import signal
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import bake, run, tool_env
+from tests.conftest import bake, get_status, run, serve
 
 pytestmark = pytest.mark.slow
 
@@ -106,47 +98,8 @@ def test_help_is_the_default_and_describes_every_target(project: Path) -> None:
         assert f" {target} " in output, target
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for(url: str, timeout: float = 60) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                status: int = response.status
-                return status
-        except urllib.error.HTTPError as exc:
-            return exc.code
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-@pytest.fixture
-def dev_server(project: Path) -> Iterator[str]:
-    port = free_port()
-    server = subprocess.Popen(
-        ["make", "dev", f"PORT={port}"],
-        cwd=project,
-        env=tool_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-
-
-def test_make_dev_serves_the_api_and_its_docs(dev_server: str) -> None:
-    assert wait_for(f"{dev_server}/health/ready") == 200
-    assert wait_for(f"{dev_server}/docs") == 200
-    assert wait_for(f"{dev_server}/openapi.json") == 200
+def test_make_dev_serves_the_api_and_its_docs(project: Path) -> None:
+    with serve(project, command=["make", "dev"]) as base_url:
+        assert get_status(f"{base_url}/health/ready") == 200
+        assert get_status(f"{base_url}/docs") == 200
+        assert get_status(f"{base_url}/openapi.json") == 200

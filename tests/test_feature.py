@@ -2,11 +2,14 @@
 
 import hashlib
 import json
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import bake, run
+from tests.conftest import bake, get_status, run, serve
 
 # One worker bakes the project once; its tests then run in order on it.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("feature")]
@@ -185,3 +188,38 @@ def test_a_registry_without_a_routers_list_is_refused_untouched(
     assert result.returncode != 0
     assert "has no `ROUTERS = [...]` list" in result.stderr
     assert snapshot(project) == before
+
+
+def test_racing_duplicates_over_a_real_server_are_one_201_and_409s(
+    project: Path, postgres_url: str
+) -> None:
+    """Concurrent clients on PostgreSQL: the unique index decides, and no one sees a 500.
+
+    Also: every 201 can be read back by the client's very next request.
+    """
+    env = {"DATABASE_URL": postgres_url, "ENVIRONMENT": "development"}
+    run(["uv", "run", "alembic", "upgrade", "head"], project, env=env)
+    body = json.dumps(
+        {"code": "RACE-1", "title": "abc", "quantity": 7, "total": "1.5", "paid": True,
+         "placed_at": "2026-01-15T10:30:00Z", "ship_on": "2026-03-01"}
+    ).encode()  # fmt: skip
+
+    with serve(project, env) as base_url:
+
+        def post(_: int) -> tuple[int, str]:
+            request = urllib.request.Request(
+                f"{base_url}/orders", data=body, headers={"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return response.status, response.read().decode()
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read().decode()
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(post, range(8)))
+
+        statuses = sorted(status for status, _ in results)
+        assert statuses == [201] + [409] * 7, results
+        created = json.loads(next(text for status, text in results if status == 201))
+        assert get_status(f"{base_url}/orders/{created['id']}") == 200
