@@ -155,30 +155,29 @@ def serve(
         [f"PORT={port}"] if command else ["--port", str(port)]
     )
     # A file, not a pipe: a chatty server would block on a full pipe nobody reads.
-    log = tempfile.TemporaryFile()
-    server = subprocess.Popen(
-        args,
-        cwd=project,
-        env=tool_env(env),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # so the whole group (make, uv, uvicorn, reloader) stops
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                get_status(f"{base_url}/health/live")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    output = log.read().decode(errors="replace")
-                    pytest.fail(f"the app did not start: {' '.join(args)}\n{output[-4000:]}")
-                time.sleep(0.2)
-        yield base_url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(
+            args,
+            cwd=project,
+            env=tool_env(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so the whole group (make, uv, uvicorn, reloader) stops
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    get_status(f"{base_url}/health/live")
+                    break
+                except (urllib.error.URLError, ConnectionError):
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        output = log.read().decode(errors="replace")
+                        pytest.fail(f"the app did not start: {' '.join(args)}\n{output[-4000:]}")
+                    time.sleep(0.2)
+            yield base_url
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
