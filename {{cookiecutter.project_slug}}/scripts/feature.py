@@ -200,6 +200,11 @@ class Feature:
         return self.singular.replace("_", " ")
 
     @property
+    def a_label(self) -> str:
+        """ "an order", "a customer": for docstrings and messages."""
+        return f"{'an' if self.label[0] in 'aeiou' else 'a'} {self.label}"
+
+    @property
     def search_fields(self) -> list[FieldSpec]:
         return [field for field in self.fields if field.is_text]
 
