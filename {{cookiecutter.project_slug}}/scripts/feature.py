@@ -201,7 +201,7 @@ class Feature:
 
     @property
     def a_label(self) -> str:
-        """ "an order", "a customer": for docstrings and messages."""
+        """The label with its article ("an order", "a customer"), for docstrings and messages."""
         return f"{'an' if self.label[0] in 'aeiou' else 'a'} {self.label}"
 
     @property
