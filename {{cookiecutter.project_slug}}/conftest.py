@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.database import create_engine
-from core.dependencies import get_session
+from core.dependencies import committed, get_session
 from main import create_app
 from settings import Settings
 
@@ -90,12 +90,8 @@ def app(test_settings: Settings, session: AsyncSession) -> FastAPI:
 
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
         # The same commit-or-rollback contract as `get_session`, on the test's transaction.
-        try:
+        async with committed(session):
             yield session
-        except Exception:
-            await session.rollback()
-            raise
-        await session.commit()
 
     app.dependency_overrides[get_session] = session_in_test_transaction
     return app

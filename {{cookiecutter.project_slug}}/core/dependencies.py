@@ -1,6 +1,7 @@
 """Dependencies every feature's routes use."""
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,13 +17,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     commit runs before the response is sent; a client that got a 201 can read the row back at once,
     and a failed commit becomes an error response instead of a lost write after a success.
     """
-    async with request.app.state.sessionmaker() as session:
-        try:
-            yield session
-        except Exception:
-            await session.rollback()
-            raise
-        await session.commit()
+    async with request.app.state.sessionmaker() as session, committed(session):
+        yield session
+
+
+@asynccontextmanager
+async def committed(session: AsyncSession) -> AsyncIterator[None]:
+    """Commit when the block ends normally; roll back and re-raise when it raises."""
+    try:
+        yield
+    except Exception:
+        await session.rollback()
+        raise
+    await session.commit()
 
 
 def get_app_settings(request: Request) -> Settings:
