@@ -43,6 +43,6 @@ lock: install ## Re-lock the generated project's dependencies after editing its 
 	rm -rf build/lock
 	$(UV) run cookiecutter $(CURDIR) --no-input --output-dir build/lock init_git=no
 	cd build/lock/my_service && $(UV) lock
-	sed 's/^name = "my-service"$$/name = "{{ cookiecutter.project_slug | replace("_", "-") }}"/' \
+	sed "s/^name = \"my-service\"$$/name = \"{{ cookiecutter.project_slug | replace('_', '-') }}\"/" \
 		build/lock/my_service/uv.lock > '{{cookiecutter.project_slug}}/uv.lock'
 	rm -rf build/lock

@@ -11,15 +11,27 @@ import sys
 
 SUPPORTED_PYTHON_VERSIONS = ("3.12", "3.13")
 
-# Top-level names inside a generated project, and the packages it imports: a project (or,
-# later, a feature) with one of these names would shadow the real module.
-RESERVED_NAMES = frozenset(
-    {
-        "alembic", "anyio", "asyncpg", "aiosqlite", "conftest", "core", "fastapi", "features",
-        "httpx", "jinja2", "main", "migrations", "mypy", "passlib", "pydantic",
-        "pydantic_settings", "pytest", "ruff", "scripts", "settings", "sqlalchemy", "sqlmodel",
-        "starlette", "structlog", "tests", "typer", "uvicorn", "jose",
-    }
+# The generated project's own top-level modules: a slug with one of these names is confusing.
+PROJECT_MODULES = frozenset(
+    {"conftest", "core", "features", "main", "manage", "migrations", "scripts", "settings",
+     "tests"}
+)  # fmt: skip
+# Every package in the generated project's uv.lock (as a Python name), and the modules they
+# install under other names. uv refuses a project named like one of its dependencies.
+# tests/test_hooks.py fails when the lock gains a package that is missing here.
+DEPENDENCY_NAMES = frozenset(
+    {"aiosqlite", "alembic", "annotated_doc", "annotated_types", "anyio", "argon2",
+     "argon2_cffi", "argon2_cffi_bindings", "ast_serialize", "asyncpg", "certifi", "cffi",
+     "click", "colorama", "cryptography", "dns", "dnspython", "dotenv", "ecdsa",
+     "email_validator", "fastapi", "greenlet", "h11", "httpcore", "httptools", "httpx", "idna",
+     "iniconfig", "jinja2", "jose", "librt", "mako", "markdown_it", "markdown_it_py",
+     "markupsafe", "mdurl", "multipart", "mypy", "mypy_extensions", "opentelemetry",
+     "opentelemetry_api", "packaging", "passlib", "pathspec", "pluggy", "pyasn1", "pycparser",
+     "pydantic", "pydantic_core", "pydantic_settings", "pygments", "pytest", "pytest_asyncio",
+     "python_dotenv", "python_jose", "python_multipart", "pyyaml", "rich", "rsa", "ruff",
+     "shellingham", "six", "sqlalchemy", "sqlmodel", "starlette", "structlog", "typer",
+     "types_passlib", "types_pyasn1", "types_python_jose", "typing_extensions",
+     "typing_inspection", "uvicorn", "uvloop", "watchfiles", "websockets", "yaml"}
 )  # fmt: skip
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -44,7 +56,7 @@ def check_slug(slug: str) -> str | None:
         )
     if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
         return f"project_slug {slug!r} is a Python keyword; choose another name."
-    if slug in RESERVED_NAMES or slug in sys.stdlib_module_names:
+    if slug in PROJECT_MODULES | DEPENDENCY_NAMES or slug in sys.stdlib_module_names:
         return (
             f"project_slug {slug!r} would shadow the module of the same name; "
             f"choose another name (e.g. 'my_{slug}')."

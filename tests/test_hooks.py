@@ -1,11 +1,14 @@
 """The hooks' helpers, unit by unit. Baking through them is tested in test_bake.py."""
 
 import re
+import tomllib
 from pathlib import Path
 
 import post_gen_project
 import pre_gen_project
 import pytest
+
+from tests.conftest import TEMPLATE_DIR
 
 VALID_ANSWERS = {
     "project_name": "Order Service",
@@ -72,6 +75,17 @@ def test_unsupported_python_versions_are_refused(version: str) -> None:
 @pytest.mark.parametrize("name", ['My "Service"', "back\\slash", "{{ evil }}", "   "])
 def test_free_text_that_would_break_a_literal_is_refused(name: str) -> None:
     assert pre_gen_project.validate({**VALID_ANSWERS, "project_name": name}) is not None
+
+
+def test_every_locked_dependency_is_a_refused_slug() -> None:
+    lock = tomllib.loads((TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "uv.lock").read_text())
+    locked = {
+        package["name"].replace("-", "_")
+        for package in lock["package"]
+        if package.get("source", {}).get("virtual") != "."  # the project itself
+    }
+
+    assert locked - pre_gen_project.DEPENDENCY_NAMES == set()
 
 
 def test_validate_reports_the_first_problem() -> None:
