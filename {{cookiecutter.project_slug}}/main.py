@@ -4,11 +4,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from core.database import create_engine, create_sessionmaker
-from core.exceptions import register_exception_handlers
+from core.exceptions import UnhandledErrorMiddleware, register_exception_handlers
+from core.guards import BodySizeLimitMiddleware, SecurityHeadersMiddleware, TrustedHostMiddleware
 from core.health import router as health_router
-from core.middleware import RequestIDMiddleware
+from core.logging import configure_logging
+from core.middleware import REQUEST_ID_HEADER, AccessLogMiddleware, RequestIDMiddleware
 from core.schemas import ErrorResponse
 from features.registry import ROUTERS
 from settings import Settings, get_settings
@@ -16,6 +19,7 @@ from settings import Settings, get_settings
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(settings)
     engine = create_engine(settings)
 
     @asynccontextmanager
@@ -34,6 +38,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
 
+    # The last one added runs first. A request passes: request ID, access log, security headers,
+    # trusted hosts (production), CORS (if origins are set), body size limit, 500 envelope.
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_request_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=[REQUEST_ID_HEADER],
+        )
+    if settings.environment == "production":
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
+    app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIDMiddleware)
     register_exception_handlers(app)
 

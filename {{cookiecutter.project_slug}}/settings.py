@@ -3,10 +3,11 @@
 from functools import lru_cache
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 # Shipped in `.env.example`; the app refuses it anywhere but on a developer's machine.
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105
@@ -32,6 +33,22 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
 
+    log_level: LogLevel = "INFO"
+    # JSON lines when true, readable console lines when false; unset: JSON in production only.
+    log_json: bool | None = None
+
+    # Browser origins allowed to call the API, as JSON: CORS_ORIGINS='["https://app.example.com"]'.
+    cors_origins: list[str] = []
+    # Host headers answered in production (anything else is a 400), as JSON like CORS_ORIGINS.
+    allowed_hosts: list[str] = ["localhost", "127.0.0.1"]
+    # Larger request bodies are refused with a 413 before the app reads them.
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _refuse_weak_secret_outside_development(self) -> Self:
         if self.environment == "development":
@@ -44,6 +61,10 @@ class Settings(BaseSettings):
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
             )
         return self
+
+    @property
+    def json_logs(self) -> bool:
+        return self.environment == "production" if self.log_json is None else self.log_json
 
     @property
     def is_sqlite(self) -> bool:

@@ -52,13 +52,14 @@ def unique_violation_column(exc: IntegrityError, table: str) -> str | None:
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
+    # No `echo=`: it adds a second handler and prints each statement twice. DATABASE_ECHO sets the
+    # `sqlalchemy.engine` log level instead (core/logging.py).
     if settings.is_sqlite:
-        engine = create_async_engine(settings.database_url, echo=settings.database_echo)
+        engine = create_async_engine(settings.database_url)
         _make_sqlite_transactional(engine)
         return engine
     return create_async_engine(
         settings.database_url,
-        echo=settings.database_echo,
         pool_size=settings.database_pool_size,
         pool_pre_ping=True,
     )

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.middleware import REQUEST_ID_HEADER, get_request_id
 from core.schemas import ErrorBody, ErrorDetail, ErrorResponse
@@ -155,6 +156,37 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         code="internal_error",
         message="An unexpected error occurred.",
     )
+
+
+class UnhandledErrorMiddleware:
+    """Answers an exception no handler caught with the 500 envelope, inside the other middleware.
+
+    Starlette's own fallback sits outside every middleware: its 500 would miss the security
+    headers and the access log's status, and it re-raises, so uvicorn would log the traceback a
+    second time. Add this one first, so it is the innermost.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response_started = False
+
+        async def send_noting_start(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_start)
+        except Exception as exc:
+            if response_started:
+                raise  # too late for an error response; the server drops the connection
+            response = await _unexpected_error(Request(scope), exc)
+            await response(scope, receive, send)
 
 
 def register_exception_handlers(app: FastAPI) -> None:

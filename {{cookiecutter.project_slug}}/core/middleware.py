@@ -1,6 +1,7 @@
 """Pure ASGI middleware (no `BaseHTTPMiddleware`: it breaks contextvars and streaming)."""
 
 import re
+import time
 import uuid
 from contextvars import ContextVar
 
@@ -12,6 +13,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # Accept a caller's ID only if it is short and plain, so it cannot forge log lines.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+access_logger = structlog.get_logger("access")
 
 
 def get_request_id() -> str | None:
@@ -46,3 +48,39 @@ class RequestIDMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_request_id)
+
+
+class AccessLogMiddleware:
+    """One log line per request: method, path, status and duration (uvicorn's own is off).
+
+    Add it inside `RequestIDMiddleware`, so the line carries the request's ID.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        start = time.perf_counter()
+        # Stays 500 if the app raises before answering: the server then sends a 500.
+        status = 500
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            access_logger.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round((time.perf_counter() - start) * 1000, 2),
+            )

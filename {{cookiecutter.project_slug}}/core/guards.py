@@ -1,0 +1,120 @@
+"""Pure ASGI middleware that protects the app: security headers, trusted hosts, body size.
+
+Refusals use the same JSON error envelope as every other error.
+"""
+
+from collections.abc import Sequence
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.middleware import get_request_id
+from core.schemas import ErrorBody, ErrorResponse
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # Framing only: a script or style policy would break /docs (Swagger UI loads from a CDN).
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+# Browsers only honour HSTS over HTTPS; sent in production, where TLS ends at the proxy.
+HSTS_HEADER = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+
+
+def envelope(status_code: int, code: str, message: str) -> JSONResponse:
+    body = ErrorResponse(error=ErrorBody(code=code, message=message, request_id=get_request_id()))
+    return JSONResponse(body.model_dump(mode="json"), status_code=status_code)
+
+
+class SecurityHeadersMiddleware:
+    """Adds `SECURITY_HEADERS` (and HSTS if asked) to every response that does not set its own."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+        self.app = app
+        self.headers = dict(SECURITY_HEADERS)
+        if hsts:
+            self.headers[HSTS_HEADER[0]] = HSTS_HEADER[1]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class TrustedHostMiddleware:
+    """Answers 400 to a request whose Host header is not allowed (`*.example.com` works too).
+
+    Starlette has one, but it answers in plain text; this one uses the error envelope.
+    """
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: Sequence[str]) -> None:
+        self.app = app
+        self.allowed_hosts = [host.lower() for host in allowed_hosts]
+
+    def is_allowed(self, host: str) -> bool:
+        return any(
+            pattern == "*"
+            or host == pattern
+            or (pattern.startswith("*.") and host.endswith(pattern[1:]))
+            for pattern in self.allowed_hosts
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = Headers(scope=scope).get("host", "").split(":")[0].lower()
+        if self.is_allowed(host):
+            await self.app(scope, receive, send)
+            return
+        response = envelope(400, "invalid_host", "The Host header is not allowed.")
+        await response(scope, receive, send)
+
+
+class BodySizeLimitMiddleware:
+    """Refuses request bodies over `max_body_bytes` with a 413, declared or streamed.
+
+    A declared `Content-Length` is refused before the app runs. A chunked body is counted as the
+    app reads it; going over raises an `HTTPException(413)`, which FastAPI lets through its body
+    parsing and the exception handlers turn into the envelope.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = f"The request body is larger than {self.max_body_bytes} bytes."
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await envelope(413, "payload_too_large", message)(scope, receive, send)
+            return
+
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            incoming = await receive()
+            if incoming["type"] == "http.request":
+                received += len(incoming.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise HTTPException(413, message)
+            return incoming
+
+        await self.app(scope, counting_receive, send)

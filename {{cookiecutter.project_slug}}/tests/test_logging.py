@@ -1,0 +1,157 @@
+"""One logging pipeline: the app's, the access log's, uvicorn's and SQLAlchemy's lines alike."""
+
+import io
+import json
+import logging
+import logging.config
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+from fastapi import APIRouter, FastAPI
+from httpx import ASGITransport, AsyncClient
+from pydantic import SecretStr
+from uvicorn.config import LOGGING_CONFIG
+
+from core.dependencies import SessionDep
+from core.logging import configure_logging
+from main import create_app
+from settings import Environment, Settings
+
+router = APIRouter(prefix="/_test-logging")
+
+
+@router.get("/work")
+async def work(session: SessionDep) -> dict[str, str]:
+    structlog.get_logger("features.example").info("working", answer=42)
+    connection = await session.connection()
+    await connection.exec_driver_sql("SELECT 1")
+    return {"status": "done"}
+
+
+@router.get("/crash")
+async def crash() -> None:
+    raise RuntimeError("boom")
+
+
+@pytest.fixture
+def stream(test_settings: Settings) -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    yield stream
+    configure_logging(test_settings)  # back to stderr for the tests that follow
+
+
+def json_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    # Every line must be a JSON object: json.loads fails the test on anything else.
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+async def serve_one(
+    settings: Settings, stream: io.StringIO, path: str, **headers: str
+) -> tuple[int, dict[str, Any], str]:
+    app: FastAPI = create_app(settings)
+    app.include_router(router)
+    configure_logging(settings, stream=stream)
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        response = await client.get(path, headers=headers)
+    return response.status_code, response.json(), response.headers["X-Request-ID"]
+
+
+@pytest.fixture
+def json_settings(test_settings: Settings) -> Settings:
+    return test_settings.model_copy(update={"log_json": True, "database_echo": True})
+
+
+async def test_every_line_of_a_request_is_json_with_its_request_id(
+    json_settings: Settings, stream: io.StringIO
+) -> None:
+    status, _, request_id = await serve_one(json_settings, stream, "/_test-logging/work")
+
+    assert status == 200
+    lines = [line for line in json_lines(stream) if line.get("request_id") == request_id]
+    by_logger: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        by_logger.setdefault(line["logger"].split(".")[0], []).append(line)
+    assert by_logger["features"][0]["event"] == "working"
+    assert by_logger["features"][0]["answer"] == 42
+    assert any("SELECT 1" in line["event"] for line in by_logger["sqlalchemy"])
+    [access] = by_logger["access"]
+    assert access["method"] == "GET"
+    assert access["path"] == "/_test-logging/work"
+    assert access["status"] == 200
+    assert access["duration_ms"] >= 0
+    assert all({"timestamp", "level"} <= line.keys() for line in lines)
+
+
+async def test_an_unhandled_error_is_logged_with_its_traceback_and_answered_500(
+    json_settings: Settings, stream: io.StringIO
+) -> None:
+    status, body, request_id = await serve_one(json_settings, stream, "/_test-logging/crash")
+
+    assert status == 500
+    assert body["error"]["code"] == "internal_error"
+    assert body["error"]["request_id"] == request_id
+    lines = [line for line in json_lines(stream) if line.get("request_id") == request_id]
+    [error] = [line for line in lines if line["event"] == "unhandled_exception"]
+    assert error["level"] == "error"
+    assert error["exception"].startswith("Traceback (most recent call last):")
+    assert "RuntimeError: boom" in error["exception"]
+    [access] = [line for line in lines if line["logger"] == "access"]
+    assert access["status"] == 500
+
+
+async def test_console_mode_prints_a_readable_traceback(
+    test_settings: Settings, stream: io.StringIO
+) -> None:
+    settings = test_settings.model_copy(update={"log_json": False})
+
+    await serve_one(settings, stream, "/_test-logging/crash", **{"X-Request-ID": "req-7"})
+
+    output = stream.getvalue()
+    assert "Traceback (most recent call last):" in output
+    assert "RuntimeError: boom" in output
+    assert "request_id=req-7" in output
+    assert not output.lstrip().startswith("{")
+
+
+def test_uvicorn_lines_go_through_the_pipeline_once_without_color(
+    json_settings: Settings, stream: io.StringIO
+) -> None:
+    # What uvicorn does before it imports the app: its own handlers, not propagating.
+    logging.config.dictConfig(LOGGING_CONFIG)
+    configure_logging(json_settings, stream=stream)
+    configure_logging(json_settings, stream=stream)  # a second call must not double lines
+
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]", 7, extra={"color_message": "\x1b[36m%d\x1b[0m"}
+    )
+    logging.getLogger("uvicorn.access").info("uvicorn's access line is superseded by ours")
+
+    [line] = json_lines(stream)
+    assert line["event"] == "Started server process [7]"
+    assert line["logger"] == "uvicorn.error"
+    assert "color_message" not in line
+
+
+@pytest.mark.parametrize(
+    ("environment", "log_json", "expected"),
+    [
+        ("production", None, True),
+        ("development", None, False),
+        ("production", False, False),
+        ("development", True, True),
+    ],
+)
+def test_json_logs_default_to_production_only(
+    environment: Environment, log_json: bool | None, expected: bool
+) -> None:
+    settings = Settings(
+        _env_file=None, environment=environment, log_json=log_json, secret_key=SecretStr("s" * 48)
+    )
+
+    assert settings.json_logs is expected
