@@ -1,0 +1,117 @@
+"""manage.py: core commands, feature command groups, domain errors, and the async shell."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from conftest import PROJECT_DIR
+from manage import app, feature_command_groups
+from settings import Settings
+
+runner = CliRunner()
+
+
+def test_help_lists_the_core_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+
+    assert result.exit_code == 0
+    for command in ("check-db", "routes", "shell"):
+        assert command in result.output
+
+
+def test_check_db_reaches_the_test_database(
+    test_settings: Settings, migrated_database: str
+) -> None:
+    result = runner.invoke(app, ["check-db"], obj=test_settings)
+
+    assert result.exit_code == 0, result.output
+    assert "Database reachable" in result.stdout
+
+
+def test_a_domain_error_is_one_line_on_stderr_and_exit_status_1(test_settings: Settings) -> None:
+    unreachable = test_settings.model_copy(
+        update={"database_url": "postgresql+asyncpg://nobody@127.0.0.1:1/none"}
+    )
+
+    result = runner.invoke(app, ["check-db"], obj=unreachable)
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: The database cannot be reached")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_routes_lists_the_api(test_settings: Settings) -> None:
+    result = runner.invoke(app, ["routes"], obj=test_settings)
+
+    assert result.exit_code == 0, result.output
+    assert "GET     /health/live" in result.stdout
+
+
+def test_a_features_commands_become_a_group_named_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "fake_features"
+    (package / "orders").mkdir(parents=True)
+    (package / "orders" / "commands.py").write_text(
+        "import typer\napp = typer.Typer()\n\n@app.command()\ndef close() -> None:\n"
+        "    typer.echo('closed')\n"
+    )
+    (package / "notes").mkdir()
+    (package / "notes" / "commands.py").write_text("helpers = 1\n")  # no `app`: skipped
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    groups = feature_command_groups(package, "fake_features")
+
+    assert list(groups) == ["orders"]
+    cli = typer.Typer()
+    cli.add_typer(groups["orders"], name="orders")
+    cli.command()(lambda: None)  # a second command, so `orders` stays a named group
+    result = runner.invoke(cli, ["orders", "close"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "closed\n"
+
+
+def run_shell(
+    test_settings: Settings, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": test_settings.database_url, "ENVIRONMENT": "development"}
+    return subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "manage.py", "shell", "--plain", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_shell_awaits_a_query_read_from_stdin(
+    test_settings: Settings, migrated_database: str
+) -> None:
+    script = "result = await session.exec(select(1))\nprint('answer', result.one())\n"
+
+    result = run_shell(test_settings, stdin=script)
+
+    assert result.returncode == 0, result.stderr
+    assert "answer 1" in result.stdout
+    assert "settings" in result.stderr  # the banner names what is in scope
+
+
+def test_the_shell_runs_a_command_and_reports_its_failure(
+    test_settings: Settings, migrated_database: str
+) -> None:
+    ok = run_shell(test_settings, "-c", "print((await session.exec(select(2))).one())")
+    failed = run_shell(test_settings, "-c", "await session.exec(select(1 / 0))")
+
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == "2\n"
+    assert failed.returncode == 1
+    assert "ZeroDivisionError" in failed.stderr
