@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # Larger request bodies are refused with a 413 before the app reads them.
     max_request_body_bytes: int = Field(default=1_048_576, ge=1)
 
+    # Unused by the generated code: docker-compose.yml runs Redis for the caches or queues you add.
+    redis_url: str | None = None
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_case_log_level(cls, value: object) -> object:

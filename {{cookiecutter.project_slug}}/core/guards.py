@@ -23,6 +23,7 @@ SECURITY_HEADERS = {
 }
 # Browsers only honour HSTS over HTTPS; sent in production, where TLS ends at the proxy.
 HSTS_HEADER = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+HEALTH_PREFIX = "/health/"
 
 
 def envelope(status_code: int, code: str, message: str) -> JSONResponse:
@@ -57,7 +58,9 @@ class SecurityHeadersMiddleware:
 class TrustedHostMiddleware:
     """Answers 400 to a request whose Host header is not allowed (`*.example.com` works too).
 
-    Starlette has one, but it answers in plain text; this one uses the error envelope.
+    Starlette has one, but it answers in plain text; this one uses the error envelope. Health
+    probes are answered whatever the Host: container health checks and orchestrators call them
+    by IP address.
     """
 
     def __init__(self, app: ASGIApp, *, allowed_hosts: Sequence[str]) -> None:
@@ -77,7 +80,7 @@ class TrustedHostMiddleware:
             await self.app(scope, receive, send)
             return
         host = Headers(scope=scope).get("host", "").split(":")[0].lower()
-        if self.is_allowed(host):
+        if self.is_allowed(host) or scope["path"].startswith(HEALTH_PREFIX):
             await self.app(scope, receive, send)
             return
         response = envelope(400, "invalid_host", "The Host header is not allowed.")
