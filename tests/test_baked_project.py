@@ -17,6 +17,7 @@ MAKE_TARGETS = [
     "upgrade",
     "downgrade",
     "db-status",
+    "shell",
     "feature",
     "test",
     "lint",

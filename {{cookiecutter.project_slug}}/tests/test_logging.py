@@ -4,6 +4,13 @@ import io
 import json
 import logging
 import logging.config
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +21,7 @@ from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
 from uvicorn.config import LOGGING_CONFIG
 
+from conftest import PROJECT_DIR
 from core.dependencies import SessionDep
 from core.logging import configure_logging
 from main import create_app
@@ -155,3 +163,61 @@ def test_json_logs_default_to_production_only(
     )
 
     assert settings.json_logs is expected
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def get(url: str, **headers: str) -> int:
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - a local http URL
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        status: int = response.status
+        return status
+
+
+def test_served_by_uvicorn_every_line_is_json_and_each_request_is_logged_once(
+    test_settings: Settings, migrated_database: str
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "production",
+        "SECRET_KEY": "s" * 48,
+        "DATABASE_URL": test_settings.database_url,
+        "ALLOWED_HOSTS": '["127.0.0.1"]',
+    }
+    # Deliberately without --no-access-log: the app's configuration alone must avoid doubles.
+    command = [sys.executable, "-m", "uvicorn", "main:app", "--port", str(port)]
+    with tempfile.TemporaryFile() as output:
+        server = subprocess.Popen(  # noqa: S603 - our own interpreter
+            command, cwd=PROJECT_DIR, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    get(f"http://127.0.0.1:{port}/health/live")
+                    break
+                except OSError:
+                    assert server.poll() is None, "uvicorn exited"
+                    assert time.monotonic() < deadline, "uvicorn did not start"
+                    time.sleep(0.1)
+            assert (
+                get(f"http://127.0.0.1:{port}/health/ready", **{"X-Request-ID": "served-1"}) == 200
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+        output.seek(0)
+        lines = output.read().decode().splitlines()
+
+    records = [json.loads(line) for line in lines]
+    assert any(r["event"].startswith("Started server process") for r in records)
+    assert not any("color_message" in r for r in records)
+    [access] = [r for r in records if r.get("request_id") == "served-1"]
+    assert access["logger"] == "access"
+    assert access["path"] == "/health/ready"
