@@ -1,6 +1,6 @@
 """An interactive Python shell where top-level `await` works (`make shell`).
 
-IPython when it is installed and the shell is a terminal; otherwise the standard library's
+IPython when it is installed and stdin is a terminal; otherwise the standard library's
 console, compiled the way `python -m asyncio` compiles it, so `await session.exec(...)` runs on
 one event loop that lives as long as the shell.
 """
@@ -12,7 +12,6 @@ import importlib
 import inspect
 import sys
 import types
-from collections.abc import Callable
 from typing import Any
 
 
@@ -63,22 +62,19 @@ def start(
     console = AsyncConsole(namespace, loop)
     if command is not None:
         return 1 if console.run_source(command) else 0
-    ipython = None if plain or not sys.stdin.isatty() else _ipython()
-    if ipython is not None:
-        ipython(namespace, banner)
-    else:
+    if plain or not sys.stdin.isatty() or not _start_ipython(namespace, loop, banner):
         console.interact(banner=banner, exitmsg="")
     return 0
 
 
-def _ipython() -> Callable[[dict[str, Any], str], None] | None:
+def _start_ipython(namespace: dict[str, Any], loop: asyncio.AbstractEventLoop, banner: str) -> bool:
+    """IPython if it is installed (False if not), awaiting on our loop, where `session` lives."""
     try:
         embed = importlib.import_module("IPython.terminal.embed")
     except ImportError:
-        return None
-
-    def run(namespace: dict[str, Any], banner: str) -> None:
-        # IPython runs top-level `await` itself (autoawait), on its own event loop.
-        embed.InteractiveShellEmbed(banner1=banner, user_ns=namespace)()
-
-    return run
+        return False
+    shell = embed.InteractiveShellEmbed(banner2=banner, user_ns=namespace)
+    shell.autoawait = True
+    shell.loop_runner = loop.run_until_complete
+    shell()
+    return True
