@@ -45,17 +45,18 @@ def settings_of(ctx: typer.Context) -> Settings:
     return ctx.obj if isinstance(ctx.obj, Settings) else get_settings()
 
 
-def feature_command_groups(
-    features_dir: Path = FEATURES_DIR, package: str = "features"
-) -> dict[str, typer.Typer]:
-    """`app` of every `features/<name>/commands.py` that defines one, by feature name."""
-    groups = {}
+def mount_feature_commands(
+    cli: typer.Typer, features_dir: Path = FEATURES_DIR, package: str = "features"
+) -> list[str]:
+    """Mount the `app` of every `features/<name>/commands.py` that has one as `<name>`."""
+    mounted = []
     for commands_file in sorted(features_dir.glob("*/commands.py")):
         name = commands_file.parent.name
         group = getattr(importlib.import_module(f"{package}.{name}.commands"), "app", None)
         if isinstance(group, typer.Typer):
-            groups[name] = group
-    return groups
+            cli.add_typer(group, name=name)
+            mounted.append(name)
+    return mounted
 
 
 def feature_models() -> dict[str, type[SQLModel]]:
@@ -73,8 +74,7 @@ def feature_models() -> dict[str, type[SQLModel]]:
     return tables
 
 
-for _name, _group in feature_command_groups().items():
-    app.add_typer(_group, name=_name)
+mount_feature_commands(app)
 
 
 @app.command("check-db")

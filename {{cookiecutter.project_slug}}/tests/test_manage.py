@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from conftest import PROJECT_DIR
-from manage import app, feature_command_groups
+from manage import ManageGroup, app, mount_feature_commands
 from settings import Settings
 
 runner = CliRunner()
@@ -59,22 +59,25 @@ def test_a_features_commands_become_a_group_named_after_it(
     package = tmp_path / "fake_features"
     (package / "orders").mkdir(parents=True)
     (package / "orders" / "commands.py").write_text(
-        "import typer\napp = typer.Typer()\n\n@app.command()\ndef close() -> None:\n"
-        "    typer.echo('closed')\n"
+        "import typer\n"
+        "from core.exceptions import NotFoundError\n"
+        "app = typer.Typer()\n\n"
+        "@app.command()\ndef close() -> None:\n    typer.echo('closed')\n\n"
+        "@app.command()\ndef reopen() -> None:\n    raise NotFoundError('No such order.')\n"
     )
     (package / "notes").mkdir()
     (package / "notes" / "commands.py").write_text("helpers = 1\n")  # no `app`: skipped
     monkeypatch.syspath_prepend(str(tmp_path))
+    cli = typer.Typer(cls=ManageGroup)
 
-    groups = feature_command_groups(package, "fake_features")
+    assert mount_feature_commands(cli, package, "fake_features") == ["orders"]
+    closed = runner.invoke(cli, ["orders", "close"])
+    failed = runner.invoke(cli, ["orders", "reopen"])
 
-    assert list(groups) == ["orders"]
-    cli = typer.Typer()
-    cli.add_typer(groups["orders"], name="orders")
-    cli.command()(lambda: None)  # a second command, so `orders` stays a named group
-    result = runner.invoke(cli, ["orders", "close"])
-    assert result.exit_code == 0, result.output
-    assert result.stdout == "closed\n"
+    assert closed.exit_code == 0, closed.output
+    assert closed.stdout == "closed\n"
+    assert failed.exit_code == 1
+    assert failed.stderr == "error: No such order.\n"
 
 
 def run_shell(
