@@ -43,6 +43,7 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         environment="test",
         database_url=url,
         secret_key=SecretStr("test-secret-key-that-is-long-enough-to-pass"),
+        password_hash_cost="fast",  # noqa: S106  (argon2 at its cheapest: tests hash a lot)
     )
 
 

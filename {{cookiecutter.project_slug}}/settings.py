@@ -33,6 +33,14 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
 
+    # Tokens: short-lived access tokens, longer refresh tokens that rotate on every use.
+    # HMAC only: the secret signs and verifies; an asymmetric algorithm would need key pairs.
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    access_token_expire_minutes: int = Field(default=15, ge=1)
+    refresh_token_expire_days: int = Field(default=14, ge=1)
+    # "fast" makes argon2 cheap for tests; never use it for real passwords.
+    password_hash_cost: Literal["default", "fast"] = "default"  # noqa: S105
+
     log_level: LogLevel = "INFO"
     # JSON lines when true, readable console lines when false; unset: JSON in production only.
     log_json: bool | None = None
@@ -63,6 +71,12 @@ class Settings(BaseSettings):
                 f"characters when ENVIRONMENT={self.environment}; generate one with "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_fast_password_hashing_in_production(self) -> Self:
+        if self.environment == "production" and self.password_hash_cost == "fast":  # noqa: S105
+            raise ValueError("PASSWORD_HASH_COST=fast is for tests; unset it in production")
         return self
 
     @property

@@ -2,4 +2,7 @@
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
+from features.users.routes import auth_router as users_auth_router
+from features.users.routes import router as users_router
+
+ROUTERS: list[APIRouter] = [users_auth_router, users_router]

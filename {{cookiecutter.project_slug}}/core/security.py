@@ -1,0 +1,118 @@
+"""Password hashing and signed tokens. Knows nothing of users: features build on it.
+
+Passwords: argon2id through passlib (argon2-cffi). passlib's bcrypt handler breaks on bcrypt 5,
+so bcrypt is neither a scheme here nor a dependency. Hashing takes ~100 ms of CPU, so it runs in
+a worker thread: on the event loop it would stall every other request.
+
+Tokens: python-jose JWTs signed with `settings.secret_key`. Decoding always names the one allowed
+algorithm (an omitted `algorithms=` lets a forged HS256-with-RSA-key token through) and requires
+`exp`, `iat`, `sub`, `jti` and our own `type` claim, so an access token is never a refresh token.
+"""
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any, Literal
+
+from jose import JOSEError, jwt
+from passlib.context import CryptContext
+from starlette.concurrency import run_in_threadpool
+
+from core.exceptions import AuthenticationError
+from settings import Settings
+
+TokenType = Literal["access", "refresh"]
+PasswordHashCost = Literal["default", "fast"]
+
+REQUIRED_CLAIMS = {
+    "require_exp": True,
+    "require_iat": True,
+    "require_sub": True,
+    "require_jti": True,
+}
+
+
+@lru_cache
+def password_context(cost: PasswordHashCost = "default") -> CryptContext:
+    if cost == "fast":
+        # The smallest argon2 parameters: for tests only (settings refuse it in production).
+        return CryptContext(
+            schemes=["argon2"],
+            argon2__time_cost=1,
+            argon2__memory_cost=8,
+            argon2__parallelism=1,
+        )
+    # passlib's argon2 defaults (argon2id); a hash made with older parameters is upgraded at
+    # the next login by `verify_and_update_password`.
+    return CryptContext(schemes=["argon2"], deprecated="auto")
+
+
+@lru_cache
+def _dummy_hash(cost: PasswordHashCost) -> str:
+    return password_context(cost).hash(uuid.uuid4().hex)
+
+
+async def hash_password(password: str, *, settings: Settings) -> str:
+    return await run_in_threadpool(password_context(settings.password_hash_cost).hash, password)
+
+
+async def verify_and_update_password(
+    password: str, password_hash: str | None, *, settings: Settings
+) -> tuple[bool, str | None]:
+    """(matches, new hash or None). With no hash (unknown user) it checks a dummy hash anyway,
+    so a login for an unknown email takes as long as one with a wrong password."""
+    context = password_context(settings.password_hash_cost)
+    if password_hash is None:
+        await run_in_threadpool(context.verify, password, _dummy_hash(settings.password_hash_cost))
+        return False, None
+    return await run_in_threadpool(context.verify_and_update, password, password_hash)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    jti: str
+    expires_at: datetime
+
+
+def create_token(
+    subject: str, token_type: TokenType, *, settings: Settings, lifetime: timedelta | None = None
+) -> IssuedToken:
+    now = datetime.now(UTC)
+    if lifetime is None:
+        lifetime = (
+            timedelta(minutes=settings.access_token_expire_minutes)
+            if token_type == "access"  # noqa: S105
+            else timedelta(days=settings.refresh_token_expire_days)
+        )
+    jti = uuid.uuid4().hex
+    expires_at = now + lifetime
+    claims = {"sub": subject, "type": token_type, "jti": jti, "iat": now, "exp": expires_at}
+    token = jwt.encode(
+        claims, settings.secret_key.get_secret_value(), algorithm=settings.jwt_algorithm
+    )
+    return IssuedToken(token=token, jti=jti, expires_at=expires_at)
+
+
+def decode_token(token: str, token_type: TokenType, *, settings: Settings) -> dict[str, Any]:
+    """The token's claims, or AuthenticationError: bad signature or algorithm, expired, a
+    missing claim, or a token of the other type. The reason is not told to the client."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key.get_secret_value(),
+            algorithms=[settings.jwt_algorithm],
+            options=REQUIRED_CLAIMS,
+        )
+    except JOSEError as exc:  # JWTError, ExpiredSignatureError, and JWKError for odd headers
+        raise AuthenticationError("The token is invalid or has expired.") from exc
+    if claims.get("type") != token_type:
+        raise AuthenticationError("The token is invalid or has expired.")
+    return claims
+
+
+def token_fingerprint(jti: str) -> str:
+    """What the database keeps of a refresh token: a leaked table cannot be replayed."""
+    return hashlib.sha256(jti.encode()).hexdigest()

@@ -1,0 +1,60 @@
+"""`manage.py users ...`: account chores that cannot go through the API, such as the first admin."""
+
+import asyncio
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+
+from core.database import create_engine, create_sessionmaker
+from core.dependencies import committed
+from core.exceptions import AppError
+from features.users import services
+from features.users.permissions import Role
+from features.users.schemas import UserCreate
+from settings import Settings, get_settings
+
+app = typer.Typer(no_args_is_help=True, help="Manage user accounts.")
+
+
+@app.command("create-superuser")
+def create_superuser(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Option(prompt=True, help="The admin's email.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="SUPERUSER_PASSWORD",
+            help="Prompted for, hidden, when not given (or set SUPERUSER_PASSWORD).",
+        ),
+    ],
+) -> None:
+    """Create an active user with the admin role."""
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else get_settings()
+    try:
+        data = UserCreate(email=email, password=password)
+    except ValidationError as exc:
+        problems = "; ".join(f"{error['loc'][0]}: {error['msg']}" for error in exc.errors())
+        _fail(problems)
+    try:
+        asyncio.run(_create_admin(data, settings))
+    except AppError as exc:
+        _fail(exc.detail)
+    typer.echo(f"Created admin {data.email}.")
+
+
+async def _create_admin(data: UserCreate, settings: Settings) -> None:
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, committed(session):
+            await services.register(session=session, data=data, settings=settings, role=Role.ADMIN)
+    finally:
+        await engine.dispose()
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)

@@ -1,0 +1,72 @@
+"""Who is calling, and may they: `ActiveUser` in a signature, or
+`dependencies=[Depends(require_permissions("users:write"))]` on a route.
+
+A token whose user was deleted or disabled is refused with 401, like an invalid token: the
+client's way out is the same (sign in again), and a 401 says nothing about the account.
+"""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+
+from core.dependencies import SessionDep, SettingsDep
+from core.exceptions import AuthenticationError, PermissionDeniedError
+from core.security import decode_token
+from features.users import services
+from features.users.exceptions import InactiveUserError, UserNotFoundError
+from features.users.models import User
+from features.users.permissions import missing_permissions
+
+# tokenUrl is what Swagger's "Authorize" dialog posts the login form to. auto_error=False: a
+# missing header gets our own 401 envelope and message, like every other bad token.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
+
+
+async def get_current_user(
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> User:
+    """The user the bearer access token names, whether active or not."""
+    if not token:
+        raise AuthenticationError
+    claims = decode_token(token, "access", settings=settings)
+    try:
+        user_id = uuid.UUID(str(claims["sub"]))
+        return await services.get(session=session, user_id=user_id)
+    except (ValueError, UserNotFoundError) as exc:
+        raise InactiveUserError from exc
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_active_user(user: CurrentUser) -> User:
+    if not user.is_active:
+        raise InactiveUserError
+    return user
+
+
+ActiveUser = Annotated[User, Depends(get_active_user)]
+
+
+def require_permissions(*permissions: str) -> Callable[[User], Awaitable[User]]:
+    """A dependency that lets the request through only if the user's role grants every one."""
+
+    async def check(user: ActiveUser) -> User:
+        missing = missing_permissions(user.role, set(permissions))
+        if missing:
+            raise PermissionDeniedError(f"Missing permission: {', '.join(sorted(missing))}.")
+        return user
+
+    return check
+
+
+async def valid_user_id(user_id: uuid.UUID, session: SessionDep) -> User:
+    return await services.get(session=session, user_id=user_id)
+
+
+ValidUser = Annotated[User, Depends(valid_user_id)]

@@ -1,0 +1,137 @@
+"""HTTP endpoints of users: sign-up and tokens under /auth, accounts under /users."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from core.dependencies import SessionDep, SettingsDep
+from core.schemas import ErrorResponse, Page
+from features.users import services, tokens
+from features.users.dependencies import ActiveUser, ValidUser, require_permissions
+from features.users.models import User
+from features.users.permissions import Permission
+from features.users.schemas import (
+    PasswordChange,
+    RefreshRequest,
+    TokenPair,
+    UserAdminUpdate,
+    UserCreate,
+    UserQuery,
+    UserRead,
+    UserSelfUpdate,
+)
+
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}}
+FORBIDDEN: dict[int | str, dict[str, Any]] = {**UNAUTHORIZED, 403: {"model": ErrorResponse}}
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=UNAUTHORIZED)
+router = APIRouter(prefix="/users", tags=["users"], responses=UNAUTHORIZED)
+
+
+@auth_router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    responses={409: {"model": ErrorResponse, "description": "The email is taken."}},
+)
+async def register(data: UserCreate, session: SessionDep, settings: SettingsDep) -> User:
+    """Create an account with the `user` role."""
+    return await services.register(session=session, data=data, settings=settings)
+
+
+@auth_router.post("/login", response_model=TokenPair)
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> TokenPair:
+    """Exchange email (as `username`) and password for an access and a refresh token."""
+    user = await services.authenticate(
+        session=session, email=form.username, password=form.password, settings=settings
+    )
+    return await tokens.issue_pair(session=session, user=user, settings=settings)
+
+
+@auth_router.post("/refresh", response_model=TokenPair)
+async def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
+    """Exchange a refresh token for a new pair; the one sent stops working."""
+    return await tokens.rotate(session=session, refresh_token=data.refresh_token, settings=settings)
+
+
+@auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> None:
+    """Revoke a refresh token. Access tokens expire on their own, within minutes."""
+    await tokens.revoke(session=session, refresh_token=data.refresh_token, settings=settings)
+
+
+@router.get("/me", response_model=UserRead)
+async def read_me(user: ActiveUser) -> User:
+    """The signed-in user."""
+    return user
+
+
+@router.patch("/me", response_model=UserRead)
+async def update_me(user: ActiveUser, data: UserSelfUpdate, session: SessionDep) -> User:
+    """Change your own profile."""
+    return await services.update_self(session=session, user=user, data=data)
+
+
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(
+    user: ActiveUser, data: PasswordChange, session: SessionDep, settings: SettingsDep
+) -> None:
+    """Change your password; every refresh token you hold stops working."""
+    await services.change_password(session=session, user=user, data=data, settings=settings)
+
+
+@router.get(
+    "",
+    response_model=Page[UserRead],
+    responses=FORBIDDEN,
+    dependencies=[Depends(require_permissions(Permission.USERS_READ))],
+)
+async def list_users(query: Annotated[UserQuery, Query()], session: SessionDep) -> Page[User]:
+    """List users, filtered by role or active flag, sorted and paged."""
+    return await services.search(session=session, query=query)
+
+
+@router.get(
+    "/{user_id}",
+    response_model=UserRead,
+    responses={**FORBIDDEN, 404: {"model": ErrorResponse}},
+    dependencies=[Depends(require_permissions(Permission.USERS_READ))],
+)
+async def get_user(user: ValidUser) -> User:
+    """Read one user."""
+    return user
+
+
+@router.patch(
+    "/{user_id}",
+    response_model=UserRead,
+    responses={**FORBIDDEN, 404: {"model": ErrorResponse}},
+)
+async def update_user(
+    # The permission check comes first: no 404 tells a stranger whether an id exists.
+    admin: Annotated[User, Depends(require_permissions(Permission.USERS_WRITE))],
+    user: ValidUser,
+    data: UserAdminUpdate,
+    session: SessionDep,
+) -> User:
+    """Change a user's name, role or active flag. Deactivating revokes their refresh tokens."""
+    return await services.update_by_admin(session=session, user=user, data=data, admin=admin)
+
+
+@router.post(
+    "/{user_id}/deactivate",
+    response_model=UserRead,
+    responses={**FORBIDDEN, 404: {"model": ErrorResponse}},
+)
+async def deactivate_user(
+    admin: Annotated[User, Depends(require_permissions(Permission.USERS_WRITE))],
+    user: ValidUser,
+    session: SessionDep,
+) -> User:
+    """Disable a user's account: their tokens are refused from now on. The row is kept."""
+    return await services.deactivate(session=session, user=user, admin=admin)

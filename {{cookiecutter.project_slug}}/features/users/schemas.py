@@ -1,0 +1,72 @@
+"""API shapes of users and tokens. The password hash never leaves through any of them."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from core.pagination import PageQuery
+from features.users.permissions import Role
+
+PASSWORD_MIN_LENGTH = 8
+# argon2 has no length limit, but an unbounded password is a cheap way to burn server CPU.
+PASSWORD_MAX_LENGTH = 128
+
+Email = Annotated[EmailStr, AfterValidator(str.lower)]
+Password = Annotated[
+    str, StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
+]
+FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+
+
+class UserCreate(BaseModel):
+    email: Email
+    password: Password
+    full_name: FullName | None = None
+
+
+class UserSelfUpdate(BaseModel):
+    """What a user may change about themselves. Email and password have their own rules."""
+
+    full_name: FullName | None = None
+
+
+class UserAdminUpdate(BaseModel):
+    full_name: FullName | None = None
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+class PasswordChange(BaseModel):
+    current_password: Annotated[str, StringConstraints(max_length=PASSWORD_MAX_LENGTH)]
+    new_password: Password
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    full_name: str | None
+    role: Role
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserQuery(PageQuery):
+    role: Role | None = None
+    is_active: bool | None = None
+    order_by: Literal["email", "-email", "created_at", "-created_at"] = "created_at"
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]

@@ -1,0 +1,63 @@
+"""Users and tokens for tests: a signed-up user, an admin, and their bearer headers."""
+
+from dataclasses import dataclass
+
+import pytest
+from httpx import AsyncClient
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.security import create_token
+from features.users import services
+from features.users.models import User
+from features.users.permissions import Role
+from features.users.schemas import UserCreate
+from settings import Settings
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Account:
+    """`email` is kept apart: after a failed request rolls back, `user` needs a reload."""
+
+    user: User
+    email: str
+    password: str
+    headers: dict[str, str]
+
+
+async def make_account(
+    session: AsyncSession, settings: Settings, email: str, role: Role = Role.USER
+) -> Account:
+    user = await services.register(
+        session=session,
+        data=UserCreate(email=email, password=PASSWORD),
+        settings=settings,
+        role=role,
+    )
+    # Committed (to a savepoint of the test's transaction): a request that fails rolls back
+    # only its own work, not the test's setup.
+    await session.commit()
+    return Account(user=user, email=user.email, password=PASSWORD, headers=bearer(user, settings))
+
+
+def bearer(user: User, settings: Settings) -> dict[str, str]:
+    token = create_token(str(user.id), "access", settings=settings).token
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def login(client: AsyncClient, email: str, password: str = PASSWORD) -> dict[str, str]:
+    response = await client.post("/auth/login", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    tokens: dict[str, str] = response.json()
+    return tokens
+
+
+@pytest.fixture
+async def alice(session: AsyncSession, test_settings: Settings) -> Account:
+    return await make_account(session, test_settings, "alice@example.com")
+
+
+@pytest.fixture
+async def admin(session: AsyncSession, test_settings: Settings) -> Account:
+    return await make_account(session, test_settings, "admin@example.com", Role.ADMIN)

@@ -1,0 +1,132 @@
+"""Your own account, the admin endpoints and their permissions, and the OpenAPI security."""
+
+import pytest
+from httpx import AsyncClient
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from features.users.permissions import ROLE_PERMISSIONS, Permission, Role
+from features.users.tests.conftest import Account, login
+from features.users.tests.test_auth import assert_error
+
+
+async def test_me_reads_and_updates_your_own_profile(client: AsyncClient, alice: Account) -> None:
+    response = await client.patch(
+        "/users/me", json={"full_name": "  Alice Liddell "}, headers=alice.headers
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["full_name"] == "Alice Liddell"
+    me = await client.get("/users/me", headers=alice.headers)
+    assert me.json()["full_name"] == "Alice Liddell"
+
+
+async def test_a_user_cannot_promote_themselves(client: AsyncClient, alice: Account) -> None:
+    await client.patch("/users/me", json={"role": "admin"}, headers=alice.headers)
+
+    me = await client.get("/users/me", headers=alice.headers)
+    assert me.json()["role"] == "user"
+
+
+def test_admins_hold_every_permission_and_users_none() -> None:
+    assert ROLE_PERMISSIONS[Role.ADMIN] == set(Permission)
+    assert ROLE_PERMISSIONS[Role.USER] == set()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/users", None),
+        ("GET", "/users/{id}", None),
+        ("PATCH", "/users/{id}", {"role": "admin"}),
+        ("POST", "/users/{id}/deactivate", None),
+    ],
+)
+async def test_admin_routes_refuse_a_plain_user(
+    client: AsyncClient, alice: Account, method: str, path: str, body: object
+) -> None:
+    response = await client.request(
+        method, path.format(id=alice.user.id), json=body, headers=alice.headers
+    )
+
+    error = assert_error(response, 403, "permission_denied")
+    assert "users:" in error["message"]
+
+
+async def test_admin_routes_refuse_anonymous_callers_before_looking_anything_up(
+    client: AsyncClient,
+) -> None:
+    response = await client.get("/users/00000000-0000-0000-0000-000000000000")
+
+    assert_error(response, 401, "not_authenticated")
+
+
+async def test_an_admin_lists_and_filters_users(
+    client: AsyncClient, alice: Account, admin: Account
+) -> None:
+    everyone = await client.get("/users", params={"order_by": "email"}, headers=admin.headers)
+    admins = await client.get("/users", params={"role": "admin"}, headers=admin.headers)
+
+    assert everyone.status_code == 200, everyone.text
+    assert [u["email"] for u in everyone.json()["items"]] == [
+        "admin@example.com",
+        "alice@example.com",
+    ]
+    assert everyone.json()["total"] == 2
+    assert [u["email"] for u in admins.json()["items"]] == ["admin@example.com"]
+
+
+async def test_an_admin_reads_promotes_and_deactivates_a_user(
+    client: AsyncClient, alice: Account, admin: Account
+) -> None:
+    url = f"/users/{alice.user.id}"
+    tokens = await login(client, alice.email)
+
+    assert (await client.get(url, headers=admin.headers)).json()["email"] == alice.email
+    promoted = await client.patch(url, json={"role": "admin"}, headers=admin.headers)
+    assert promoted.json()["role"] == "admin"
+    deactivated = await client.post(f"{url}/deactivate", headers=admin.headers)
+    assert deactivated.status_code == 200
+    assert deactivated.json()["is_active"] is False
+
+    # Her still unexpired access token and her refresh token are refused from now on.
+    assert_error(await client.get("/users/me", headers=alice.headers), 401, "not_authenticated")
+    refresh = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert_error(refresh, 401, "not_authenticated")
+
+
+async def test_a_missing_user_is_a_404_for_an_admin(client: AsyncClient, admin: Account) -> None:
+    response = await client.get(
+        "/users/00000000-0000-0000-0000-000000000000", headers=admin.headers
+    )
+
+    assert_error(response, 404, "not_found")
+
+
+async def test_an_admin_cannot_lock_themselves_out(client: AsyncClient, admin: Account) -> None:
+    url = f"/users/{admin.user.id}"
+
+    demote = await client.patch(url, json={"role": "user"}, headers=admin.headers)
+    deactivate = await client.post(f"{url}/deactivate", headers=admin.headers)
+
+    assert_error(demote, 422, "self_lockout")
+    assert_error(deactivate, 422, "self_lockout")
+
+
+async def test_a_disabled_users_valid_token_is_refused(
+    client: AsyncClient, session: AsyncSession, alice: Account
+) -> None:
+    alice.user.is_active = False
+    await session.commit()
+
+    response = await client.get("/users/me", headers=alice.headers)
+
+    assert_error(response, 401, "not_authenticated")
+
+
+async def test_openapi_declares_the_oauth2_password_flow_on_me(client: AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/auth/login"
+    assert {"OAuth2PasswordBearer": []} in schema["paths"]["/users/me"]["get"]["security"]
+    assert "requestBody" in schema["paths"]["/auth/login"]["post"]
