@@ -14,7 +14,12 @@ from features.users.permissions import Role
 from features.users.schemas import UserCreate
 from settings import Settings, get_settings
 
-app = typer.Typer(no_args_is_help=True, help="Manage user accounts.")
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.callback()
+def users() -> None:
+    """Manage user accounts."""  # a callback keeps this a group while it has one command
 
 
 @app.command("create-superuser")
