@@ -7,7 +7,7 @@ DEMO_DIR ?= build/demo
 # Two workers: each baked project's checks are grouped on one worker, one project per worker.
 PYTEST_ARGS ?= -n auto --dist loadgroup
 
-.PHONY: help install demo test test-fast lint format clean lock
+.PHONY: help install demo test test-fast lint format clean lock bench
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,3 +46,6 @@ lock: install ## Re-lock the generated project's dependencies after editing its 
 	sed "s/^name = \"my-service\"$$/name = \"{{ cookiecutter.project_slug | replace('_', '-') }}\"/" \
 		build/lock/my_service/uv.lock > '{{cookiecutter.project_slug}}/uv.lock'
 	rm -rf build/lock
+
+bench: install ## Measure bake, make feature, fresh-to-green, cold start and load: bench/results/
+	$(UV) run python -m bench.run

@@ -1,0 +1,1 @@
+"""`make bench`: what users of a baked project feel, measured on this machine."""

@@ -1,0 +1,43 @@
+"""How much to measure: the full run (`make bench`) or the quick one (`BENCH_QUICK=1`)."""
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.proc import TEMPLATE_DIR
+
+COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
+# The template to bake: this checkout, or another one (a clean export of a commit, say).
+TEMPLATE = Path(os.environ.get("BENCH_TEMPLATE") or TEMPLATE_DIR).resolve()
+FEATURE_NAME = "items"
+FEATURE_FIELDS = "name:str:80 price:decimal qty:int"
+# Production settings, so the JSON logging and production middleware paths are measured.
+SERVED_ENV = {"ENVIRONMENT": "production", "SECRET_KEY": "b" * 48}
+UVICORN = ["uv", "run", "uvicorn", "--workers", "1", "--no-access-log", "--log-level", "warning"]
+CONNECTIONS = 32
+WRK_THREADS = 2
+
+
+@dataclass(frozen=True)
+class Config:
+    quick: bool
+    out_dir: Path
+    bake_runs: int
+    feature_runs: int
+    green_runs: int
+    suite_runs: int
+    cold_runs: int
+    load_runs: int
+    load_seconds: int  # wrk takes whole seconds
+    warmup_seconds: int
+    profile_seconds: int
+    seed_rows: int
+
+    @classmethod
+    def from_env(cls, out_dir: str | None = None) -> "Config":
+        quick = os.environ.get("BENCH_QUICK", "") not in {"", "0"}
+        out = Path(out_dir or os.environ.get("BENCH_OUT") or TEMPLATE_DIR / "bench" / "results")
+        if quick:
+            return cls(True, out.resolve(), 2, 1, 1, 1, 1, 1, 2, 1, 1, 200)
+        return cls(False, out.resolve(), 7, 5, 3, 3, 7, 3, 10, 2, 10, 1000)

@@ -1,0 +1,149 @@
+"""Throughput and latency under wrk: the generated app against the raw Starlette limit."""
+
+import json
+import shutil
+import subprocess
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.config import CONNECTIONS, FEATURE_NAME, SERVED_ENV, UVICORN, WRK_THREADS, Config
+from bench.proc import BenchError, Server, peak_rss_mib, run, say, serve
+from bench.profile import profile_under_load
+from bench.stats import Sample
+
+BENCH_DIR = Path(__file__).resolve().parent
+LUA_DIR = BENCH_DIR / "lua"
+OPERATIONS = {
+    "GET /items/{id}": "get_id.lua",
+    "GET /items?limit=20": "list.lua",
+    "POST /items": "post.lua",
+}
+APPS = ("generated", "raw")
+
+
+@dataclass
+class Cell:
+    """One operation of one app on one database, over the measured runs."""
+
+    rps: Sample = field(default_factory=Sample)
+    p50_ms: Sample = field(default_factory=Sample)
+    p99_ms: Sample = field(default_factory=Sample)
+    requests: int = 0
+    non2xx: int = 0
+    socket_errors: int = 0
+
+
+@dataclass
+class LoadResults:
+    # cells[database][operation][app]
+    cells: dict[str, dict[str, dict[str, Cell]]] = field(default_factory=dict)
+    seeded: dict[str, int] = field(default_factory=dict)
+    worker_rss_mib: dict[str, float] = field(default_factory=dict)
+    profiles: dict[str, Path] = field(default_factory=dict)
+
+
+def ensure_wrk() -> str:
+    """wrk from Debian, installed with apt-get when missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    say("wrk is missing: apt-get install -y wrk")
+    install = ["apt-get", "install", "-y", "-q", "wrk"]
+    if subprocess.run(install, capture_output=True, check=False).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=True)
+        subprocess.run(install, capture_output=True, check=True)
+    return shutil.which("wrk") or "wrk"
+
+
+def seed(server: Server, rows: int) -> list[str]:
+    """Create `rows` items through the generated app's own POST; return their ids."""
+
+    def create(i: int) -> str:
+        body = json.dumps({"name": f"seed-{i}", "price": f"{i % 500}.50", "qty": i % 40})
+        request = urllib.request.Request(
+            server.url(f"/{FEATURE_NAME}"),
+            data=body.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            if response.status != 201:
+                raise BenchError(f"seeding answered {response.status}")
+            item_id: str = json.load(response)["id"]
+            return item_id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(create, range(rows)))
+
+
+def lua_script(operation: str, ids: list[str], into: Path) -> Path:
+    ids_table = "IDS = {" + ",".join(f'"{i}"' for i in ids) + "}\n"
+    text = ids_table + (LUA_DIR / OPERATIONS[operation]).read_text()
+    script = into / OPERATIONS[operation]
+    script.write_text(text + "\n" + (LUA_DIR / "common.lua").read_text())
+    return script
+
+
+def wrk(url: str, script: Path, seconds: float) -> dict[str, float]:
+    """One wrk run pinned to core 1; the figures its Lua `done()` printed."""
+    args = ["taskset", "-c", "1", "wrk", f"-t{WRK_THREADS}", f"-c{CONNECTIONS}"]
+    args += [f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url]
+    output = run(args, script.parent, timeout=seconds + 60).stdout
+    for line in output.splitlines():
+        if line.startswith("BENCH_JSON "):
+            figures: dict[str, float] = json.loads(line.removeprefix("BENCH_JSON "))
+            return figures
+    raise BenchError(f"wrk printed no summary:\n{output}")
+
+
+def measure_database(
+    cfg: Config, name: str, project: Path, env: dict[str, str], work: Path, results: LoadResults
+) -> None:
+    """Serve both apps on one database; alternate them run by run, so drift hits both."""
+    app_env = {**SERVED_ENV, **env}
+    raw_args = [*UVICORN, "raw_app:app", "--app-dir", str(BENCH_DIR)]
+    with ExitStack() as stack:
+        servers = {
+            "generated": stack.enter_context(
+                serve([*UVICORN, "main:app"], project, env=app_env, log=work / f"gen-{name}.log")
+            ),
+            "raw": stack.enter_context(
+                serve(raw_args, project, env=app_env, log=work / f"raw-{name}.log")
+            ),
+        }
+        say(f"{name}: seeding {cfg.seed_rows} rows")
+        ids = seed(servers["generated"], cfg.seed_rows)
+        results.seeded[name] = len(ids)
+        per_op = results.cells.setdefault(name, {})
+        for operation in OPERATIONS:
+            script = lua_script(operation, ids, work)
+            cells = per_op.setdefault(operation, {app: Cell() for app in APPS})
+            for app in APPS:  # warm-up: JIT-free Python still fills caches and pools
+                wrk(servers[app].url(), script, cfg.warmup_seconds)
+            for _ in range(cfg.load_runs):
+                for app in APPS:
+                    figures = wrk(servers[app].url(), script, cfg.load_seconds)
+                    cell = cells[app]
+                    cell.rps.add(figures["requests"] / (figures["duration_us"] / 1e6))
+                    cell.p50_ms.add(figures["p50_us"] / 1000)
+                    cell.p99_ms.add(figures["p99_us"] / 1000)
+                    cell.requests += int(figures["requests"])
+                    cell.non2xx += int(figures["non2xx"])
+                    cell.socket_errors += int(figures["socket_errors"])
+                    say(
+                        f"{name} {operation} {app}: {cell.rps.values[-1]:.0f} req/s, "
+                        f"p99 {cell.p99_ms.values[-1]:.1f} ms, non-2xx {int(figures['non2xx'])}"
+                    )
+        results.worker_rss_mib[name] = peak_rss_mib(servers["generated"].pid)
+        get_script = lua_script("GET /items/{id}", ids, work)
+        out = cfg.out_dir / f"profile-get-by-id-{name.lower()}.txt"
+        say(f"{name}: profiling the generated app under GET by id for {cfg.profile_seconds} s")
+        profile_under_load(
+            servers["generated"].pid,
+            lambda: wrk(servers["generated"].url(), get_script, cfg.profile_seconds + 1),
+            cfg.profile_seconds,
+            out,
+        )
+        results.profiles[name] = out
