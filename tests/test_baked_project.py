@@ -37,7 +37,7 @@ MAKE_TARGETS = [
 )
 def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = bake(tmp_path_factory.mktemp("bake"), python_version=request.param)
-    run(["uv", "sync", "--locked"], project)
+    run(["uv", "sync", "--locked", "--compile-bytecode"], project)
     version = run(["uv", "run", "python", "--version"], project).stdout
     assert version.startswith(f"Python {request.param}.")
     return project

@@ -341,20 +341,34 @@ def registry_with(feature: Feature, source: str) -> str:
     if import_line in source:
         return source  # already registered
 
-    lines = source.encode().splitlines(keepends=True)
-    # ast offsets count UTF-8 bytes; `]` is the list's last character.
-    end_col = routers.end_col_offset or 0
-    closing = sum(map(len, lines[: routers.end_lineno - 1])) + end_col - 1
     encoded = source.encode()
-    before = encoded[:closing].rstrip()
-    entry = f"{feature.name}_router".encode()
-    if before.endswith(b"["):
-        insertion = b"\n    " + entry + b",\n"
-    elif before.endswith(b","):
-        insertion = b"    " + entry + b",\n" if encoded[:closing].endswith(b"\n") else b" " + entry
+    line_starts = [0]
+    for line in encoded.splitlines(keepends=True):
+        line_starts.append(line_starts[-1] + len(line))
+
+    def offset(lineno: int | None, col: int | None) -> int:
+        # ast positions count UTF-8 bytes from the start of their line.
+        return line_starts[(lineno or 1) - 1] + (col or 0)
+
+    closing = offset(routers.end_lineno, routers.end_col_offset) - 1  # the `]`
+    entry = f"{feature.name}_router,".encode()
+    if not routers.elts:
+        at, insertion = closing, b"\n    " + entry + b"\n"
     else:
-        insertion = b", " + entry
-    with_entry = (encoded[:closing] + insertion + encoded[closing:]).decode()
+        last = routers.elts[-1]
+        after_last = offset(last.end_lineno, last.end_col_offset)
+        gap = encoded[after_last:closing]
+        if gap.lstrip().startswith(b","):
+            comma = after_last + gap.index(b",")
+            newline = encoded.find(b"\n", comma, closing)
+            # After the trailing comma's line (and its comment), or after the comma itself.
+            at, insertion = (
+                (newline, b"\n    " + entry) if newline != -1 else (comma + 1, b" " + entry)
+            )
+        else:
+            # A trailing comma makes ruff format put one router per line from now on.
+            at, insertion = after_last, b", " + entry
+    with_entry = (encoded[:at] + insertion + encoded[at:]).decode()
 
     imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
     last_import = max((node.end_lineno or 0 for node in imports), default=0)
