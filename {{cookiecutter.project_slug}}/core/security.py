@@ -54,6 +54,11 @@ def _dummy_hash(cost: PasswordHashCost) -> str:
     return password_context(cost).hash(uuid.uuid4().hex)
 
 
+def _verify_dummy(password: str, cost: PasswordHashCost) -> None:
+    # In the worker thread too: the first call also computes the dummy hash.
+    password_context(cost).verify(password, _dummy_hash(cost))
+
+
 async def hash_password(password: str, *, settings: Settings) -> str:
     return await run_in_threadpool(password_context(settings.password_hash_cost).hash, password)
 
@@ -65,7 +70,7 @@ async def verify_and_update_password(
     so a login for an unknown email takes as long as one with a wrong password."""
     context = password_context(settings.password_hash_cost)
     if password_hash is None:
-        await run_in_threadpool(context.verify, password, _dummy_hash(settings.password_hash_cost))
+        await run_in_threadpool(_verify_dummy, password, settings.password_hash_cost)
         return False, None
     return await run_in_threadpool(context.verify_and_update, password, password_hash)
 

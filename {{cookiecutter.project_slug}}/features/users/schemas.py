@@ -2,9 +2,17 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from core.pagination import PageQuery
 from features.users.permissions import Role
@@ -36,6 +44,14 @@ class UserAdminUpdate(BaseModel):
     full_name: FullName | None = None
     role: Role | None = None
     is_active: bool | None = None
+
+    @model_validator(mode="after")
+    def _refuse_null_for_required_columns(self) -> Self:
+        # Omit a field to leave it alone; only the name may be cleared with null.
+        for name in ("role", "is_active"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
 
 
 class PasswordChange(BaseModel):

@@ -22,6 +22,7 @@ from features.users.exceptions import (
 from features.users.models import User
 from features.users.permissions import Role
 from features.users.schemas import (
+    PASSWORD_MAX_LENGTH,
     PasswordChange,
     UserAdminUpdate,
     UserCreate,
@@ -58,6 +59,8 @@ async def register(
 async def authenticate(
     *, session: AsyncSession, email: str, password: str, settings: Settings
 ) -> User:
+    if len(password) > PASSWORD_MAX_LENGTH:  # no account has one: skip the costly hashing
+        raise InvalidCredentialsError
     user = await get_by_email(session=session, email=email)
     matches, new_hash = await verify_and_update_password(
         password, user.hashed_password if user else None, settings=settings

@@ -42,15 +42,17 @@ async def issue_pair(
 
 async def rotate(*, session: AsyncSession, refresh_token: str, settings: Settings) -> TokenPair:
     stored = await _stored(session=session, refresh_token=refresh_token, settings=settings)
-    if stored.revoked_at is not None:
+    user = await session.get(User, stored.user_id)
+    if user is None or not user.is_active:
+        raise InactiveUserError
+    # Claim the token with one conditional UPDATE: of two requests racing with the same token,
+    # exactly one rotates it and the other is treated as a reuse.
+    claimed = await _revoke(session, col(RefreshToken.id) == stored.id)
+    if not claimed:
         await _revoke(session, col(RefreshToken.family_id) == stored.family_id)
         # The 401 below rolls the request back; the family's revocation must survive it.
         await session.commit()
         raise InvalidTokenError
-    user = await session.get(User, stored.user_id)
-    if user is None or not user.is_active:
-        raise InactiveUserError
-    stored.revoked_at = datetime.now(UTC)
     return await issue_pair(
         session=session, user=user, settings=settings, family_id=stored.family_id
     )
@@ -76,11 +78,13 @@ async def _stored(*, session: AsyncSession, refresh_token: str, settings: Settin
     return stored
 
 
-async def _revoke(session: AsyncSession, condition: ColumnElement[bool]) -> None:
+async def _revoke(session: AsyncSession, condition: ColumnElement[bool]) -> int:
+    """Revoke the matching tokens not yet revoked; how many that was."""
     statement = (
         update(RefreshToken)
         .where(condition, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=datetime.now(UTC))
     )
-    await session.exec(statement)
+    result = await session.exec(statement)
     await session.flush()
+    return result.rowcount

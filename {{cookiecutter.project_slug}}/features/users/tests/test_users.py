@@ -130,3 +130,14 @@ async def test_openapi_declares_the_oauth2_password_flow_on_me(client: AsyncClie
     assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/auth/login"
     assert {"OAuth2PasswordBearer": []} in schema["paths"]["/users/me"]["get"]["security"]
     assert "requestBody" in schema["paths"]["/auth/login"]["post"]
+
+
+async def test_role_and_active_flag_cannot_be_set_to_null(
+    client: AsyncClient, alice: Account, admin: Account
+) -> None:
+    response = await client.patch(
+        f"/users/{alice.user.id}", json={"role": None}, headers=admin.headers
+    )
+
+    error = assert_error(response, 422, "validation_error")
+    assert "role cannot be null" in error["details"][0]["message"]
