@@ -25,7 +25,7 @@ from features.users.schemas import (
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}}
 FORBIDDEN: dict[int | str, dict[str, Any]] = {**UNAUTHORIZED, 403: {"model": ErrorResponse}}
 
-auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=UNAUTHORIZED)
+auth_router = APIRouter(prefix="/auth", tags=["auth"])
 router = APIRouter(prefix="/users", tags=["users"], responses=UNAUTHORIZED)
 
 
@@ -40,7 +40,7 @@ async def register(data: UserCreate, session: SessionDep, settings: SettingsDep)
     return await services.register(session=session, data=data, settings=settings)
 
 
-@auth_router.post("/login", response_model=TokenPair)
+@auth_router.post("/login", response_model=TokenPair, responses=UNAUTHORIZED)
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
@@ -53,13 +53,13 @@ async def login(
     return await tokens.issue_pair(session=session, user=user, settings=settings)
 
 
-@auth_router.post("/refresh", response_model=TokenPair)
+@auth_router.post("/refresh", response_model=TokenPair, responses=UNAUTHORIZED)
 async def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
     """Exchange a refresh token for a new pair; the one sent stops working."""
     return await tokens.rotate(session=session, refresh_token=data.refresh_token, settings=settings)
 
 
-@auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
 async def logout(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> None:
     """Revoke a refresh token. Access tokens expire on their own, within minutes."""
     await tokens.revoke(session=session, refresh_token=data.refresh_token, settings=settings)

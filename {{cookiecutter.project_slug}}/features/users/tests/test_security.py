@@ -6,6 +6,7 @@ import threading
 import pytest
 from httpx import AsyncClient
 from passlib.context import CryptContext
+from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import security
@@ -86,3 +87,16 @@ async def test_an_unknown_user_is_checked_against_a_dummy_hash(
 
     assert result == (False, None)
     assert verified[0].startswith("$argon2id$")
+
+
+@pytest.mark.parametrize(
+    "unsafe",
+    [
+        {"environment": "production", "password_hash_cost": "fast"},
+        {"jwt_algorithm": "RS256"},  # the secret is an HMAC key, never a public key
+        {"jwt_algorithm": "none"},
+    ],
+)
+def test_settings_refuse_unsafe_token_and_hashing_options(unsafe: dict[str, str]) -> None:
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, secret_key="s" * 40, **unsafe)  # type: ignore[arg-type]
