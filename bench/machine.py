@@ -57,6 +57,12 @@ def describe(project: Path) -> dict[str, str]:
         "PostgreSQL": pg.server_version(),
         "wrk": _first_line(["wrk", "--version"]).split(" [")[0],
         "uv": run(["uv", "--version"], project).stdout.strip(),
+        "PYTHONDONTWRITEBYTECODE": (
+            "set here; dropped for every measured command (bytecode is cached, as on a "
+            "developer's machine)"
+            if os.environ.get("PYTHONDONTWRITEBYTECODE")
+            else "not set"
+        ),
     }
     for line in versions.splitlines():
         name, version = line.split(" ", 1)

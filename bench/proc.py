@@ -38,7 +38,10 @@ def uv_bin_dir() -> Path:
 
 def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """A baked project's environment: our uv first on PATH, no outer venv, no database URLs."""
+    # PYTHONDONTWRITEBYTECODE: a developer's machine caches bytecode; with it set, every run of
+    # cookiecutter, pytest or the app would compile its imports again.
     dropped = {"VIRTUAL_ENV", "PYTHONPATH", "DATABASE_URL", "TEST_DATABASE_URL"}
+    dropped.add("PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env["PATH"] = f"{uv_bin_dir()}{os.pathsep}{env.get('PATH', '')}"
     env["UV_NO_PROGRESS"] = "1"

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,9 @@ IDLE_LEAVES = ("_connection_worker_thread (aiosqlite/core.py:59)",)
 
 def bucket(file: str) -> str:
     """Where a frame's code lives: the baked app, a stdlib module, or a third-party package."""
-    top = file.lstrip("<").split("/")[0].removesuffix(".py")
+    if file.startswith("<frozen "):  # importlib's own bootstrap, frozen into the interpreter
+        return "stdlib: " + file.removeprefix("<frozen ").split(".")[0].rstrip(">")
+    top = file.split("/")[0].removesuffix(".py")
     if top in APP_MODULES:
         return "app (baked project)"
     if top in sys.stdlib_module_names:
@@ -28,8 +30,10 @@ def bucket(file: str) -> str:
     return top
 
 
-def summarize(raw: str, top: int = 15) -> str:
-    """Self time by package, then self and inclusive time of the top functions."""
+def summarize(raw: str, top: int = 15, phases: Mapping[str, str] | None = None) -> str:
+    """Phases (samples whose stack holds a marker frame), self time by package, then self and
+    inclusive time of the top functions."""
+    by_phase: Counter[str] = Counter()
     by_package: Counter[str] = Counter()
     self_time: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
@@ -44,6 +48,9 @@ def summarize(raw: str, top: int = 15) -> str:
             idle += count
             continue
         total += count
+        for phase, marker in (phases or {}).items():
+            if marker in stack:
+                by_phase[phase] += count
         leaf = FRAME.match(frames[-1])
         by_package[bucket(leaf.group("file")) if leaf else "?"] += count
         self_time[frames[-1]] += count
@@ -57,9 +64,10 @@ def summarize(raw: str, top: int = 15) -> str:
         lines += [f"{100 * n / total:6.1f}%  {name}" for name, n in counter.most_common(top)]
         return [*lines, ""]
 
-    note = f"({idle} samples of aiosqlite threads waiting on their queue left out)"
+    note = f"({idle} samples of aiosqlite threads waiting on their queue left out)" if idle else ""
     return "\n".join(
-        table(by_package, "Self time by package")
+        (table(by_phase, "Phases") if phases else [])
+        + table(by_package, "Self time by package")
         + table(self_time, "Self time by function")
         + table(inclusive, "Inclusive time by function")
         + [note, ""]
@@ -79,5 +87,22 @@ def profile_under_load(pid: int, load: Callable[[], Any], seconds: float, out: P
         loader.join()
     text = raw.read_text() if raw.exists() else ""
     summary = summarize(text)
+    out.write_text(summary)
+    return summary
+
+
+def profile_command(
+    args: list[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    out: Path,
+    phases: Mapping[str, str] | None = None,
+) -> str:
+    """Run `args` under py-spy (child processes too); write and return the summary."""
+    raw = out.with_suffix(".collapsed")
+    record = [str(PY_SPY), "record", "--subprocesses", "--rate", "250", "--format", "raw"]
+    record += ["--output", str(raw), "--", *args]
+    subprocess.run(record, cwd=cwd, env=env, capture_output=True, check=False)
+    summary = summarize(raw.read_text() if raw.exists() else "", phases=phases)
     out.write_text(summary)
     return summary

@@ -196,14 +196,19 @@ def render(
         "",
         "## Profiles",
         "",
-        "py-spy (200 Hz, on-CPU samples) attached to the generated app's worker while wrk "
-        f"drives `GET /items/{{id}}` for {cfg.profile_seconds:g} s. Top of each; the whole "
+        "py-spy sampling (on-CPU samples; the raw stacks are written beside each summary but not "
+        "committed). Load: 200 Hz, attached to the generated app's worker while wrk drives "
+        f"`GET /items/{{id}}` for {cfg.profile_seconds:g} s. Steps: 250 Hz over the whole command "
+        "and its child processes; *Phases* counts the samples under a marker frame "
+        "(`_find_and_load`, `generate_files`, `pytest_collection`, ...). Top of each; the whole "
         "summary is in the linked file.",
         "",
     ]
-    for database, path in load.profiles.items():
+    profiles = {f"{db}, GET by id under load": p for db, p in load.profiles.items()}
+    profiles.update(dev.profiles)
+    for title, path in profiles.items():
         head = "\n\n".join(path.read_text().split("\n\n")[:2])
-        lines += [f"### {database} ([{path.name}]({path.name}))", "", "```", head, "```", ""]
+        lines += [f"### {title} ([{path.name}]({path.name}))", "", "```", head, "```", ""]
     if FINDINGS.exists() and not cfg.quick:
         lines += [FINDINGS.read_text().strip(), ""]
     return "\n".join(lines)

@@ -25,10 +25,23 @@ from bench.proc import (
     say,
     serve,
     timed,
+    tool_env,
 )
+from bench.profile import profile_command
 from bench.stats import Sample
 
 PROJECT = "my_service"
+# Marker frames that say which part of a run a profiler sample belongs to.
+BAKE_PHASES = {
+    "importing modules": "_find_and_load (",
+    "rendering files": "generate_files (",
+    "running hooks": "run_script",
+}
+PYTEST_PHASES = {
+    "start-up and conftest import": "_prepareconfig (",
+    "collection (test modules imported)": "pytest_collection (",
+    "running the tests": "pytest_runtestloop (",
+}
 PYTEST_SUMMARY = re.compile(r"(\d+) passed\b.* in ([\d.]+)s")
 
 
@@ -69,6 +82,7 @@ class DevLoop:
     cold_start_direct_s: Sample = field(default_factory=Sample)
     cold_rss_mib: Sample = field(default_factory=Sample)
     import_top: list[tuple[str, float]] = field(default_factory=list)
+    profiles: dict[str, Path] = field(default_factory=dict)
 
 
 def measure_bake(cfg: Config, work: Path, result: DevLoop) -> None:
@@ -79,6 +93,12 @@ def measure_bake(cfg: Config, work: Path, result: DevLoop) -> None:
         if i:
             result.bake_s.add(elapsed)
         say(f"bake {i or 'warm-up'}: {elapsed:.3f} s")
+    out = cfg.out_dir / "profile-bake.txt"
+    into = work / "bake-profiled"
+    into.mkdir()
+    args = [str(COOKIECUTTER), str(TEMPLATE), "--no-input", "-o", str(into)]
+    profile_command(args, into, tool_env(), out, phases=BAKE_PHASES)
+    result.profiles["Bake"] = out
 
 
 def measure_feature(cfg: Config, synced: Path, work: Path, result: DevLoop) -> None:
@@ -130,6 +150,11 @@ def measure_suite(cfg: Config, project: Path, result: DevLoop) -> None:
             result.suite_tests[backend] = count
             sample.add(count / seconds)
             say(f"suite on {backend}: {count} passed in {seconds:.2f} s")
+    if not cfg.quick:  # ten seconds more; the bake's profile keeps the quick mode honest
+        out = cfg.out_dir / "profile-suite-sqlite.txt"
+        args = [".venv/bin/python", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        profile_command(args, project, tool_env(), out, phases=PYTEST_PHASES)
+        result.profiles["Suite on SQLite"] = out
 
 
 def measure_cold_start(cfg: Config, project: Path, work: Path, result: DevLoop) -> None:
