@@ -11,17 +11,28 @@ algorithm (an omitted `algorithms=` lets a forged HS256-with-RSA-key token throu
 
 import hashlib
 import uuid
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
 from jose import JOSEError, jwt
-from passlib.context import CryptContext
 from starlette.concurrency import run_in_threadpool
 
 from core.exceptions import AuthenticationError
 from settings import Settings
+
+with warnings.catch_warnings():
+    # passlib 1.7.4 (unmaintained) imports the deprecated `crypt` module on Python 3.12 and reads
+    # `argon2.__version__` when it loads argon2-cffi. Both are harmless; silence exactly these
+    # two, once, at import, so even `pytest -W error` runs clean.
+    warnings.filterwarnings("ignore", "'crypt' is deprecated", DeprecationWarning)
+    warnings.filterwarnings("ignore", "Accessing argon2.__version__", DeprecationWarning)
+    from passlib.context import CryptContext
+    from passlib.hash import argon2
+
+    argon2.get_backend()  # type: ignore[no-untyped-call]  # loads argon2-cffi now
 
 TokenType = Literal["access", "refresh"]
 PasswordHashCost = Literal["default", "fast"]
