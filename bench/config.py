@@ -30,7 +30,7 @@ class Config:
     cold_runs: int
     load_runs: int
     load_seconds: int  # wrk takes whole seconds
-    warmup_seconds: int
+    warmup_seconds: int  # per operation and app; 0 (quick mode): seeding is the warm-up
     profile_seconds: int
     seed_rows: int
 
@@ -39,5 +39,5 @@ class Config:
         quick = os.environ.get("BENCH_QUICK", "") not in {"", "0"}
         out = Path(out_dir or os.environ.get("BENCH_OUT") or TEMPLATE_DIR / "bench" / "results")
         if quick:
-            return cls(True, out.resolve(), 2, 1, 1, 1, 1, 1, 2, 1, 1, 200)
+            return cls(True, out.resolve(), 2, 1, 1, 1, 1, 1, 2, 0, 1, 200)
         return cls(False, out.resolve(), 7, 5, 3, 3, 7, 3, 10, 2, 10, 1000)

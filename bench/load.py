@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.config import CONNECTIONS, FEATURE_NAME, SERVED_ENV, UVICORN, WRK_THREADS, Config
-from bench.proc import BenchError, Server, peak_rss_mib, run, say, serve
+from bench.proc import BenchError, Server, cpu_seconds, peak_rss_mib, run, say, serve
 from bench.profile import profile_under_load
 from bench.stats import Sample
 
 BENCH_DIR = Path(__file__).resolve().parent
 LUA_DIR = BENCH_DIR / "lua"
 OPERATIONS = {
+    # No database: the floor the framework and middleware set for every request.
+    "GET /health/live": "health.lua",
     "GET /items/{id}": "get_id.lua",
     "GET /items?limit=20": "list.lua",
     "POST /items": "post.lua",
@@ -31,6 +33,9 @@ class Cell:
     rps: Sample = field(default_factory=Sample)
     p50_ms: Sample = field(default_factory=Sample)
     p99_ms: Sample = field(default_factory=Sample)
+    # The server's CPU time per request: separates CPU-bound from waiting (handoffs, round trips).
+    cpu_ms: Sample = field(default_factory=Sample)
+    busy: Sample = field(default_factory=Sample)  # CPU seconds per wall second, one core = 1
     requests: int = 0
     non2xx: int = 0
     socket_errors: int = 0
@@ -120,12 +125,16 @@ def measure_database(
         for operation in OPERATIONS:
             script = lua_script(operation, ids, work)
             cells = per_op.setdefault(operation, {app: Cell() for app in APPS})
-            for app in APPS:  # warm-up: JIT-free Python still fills caches and pools
+            for app in APPS if cfg.warmup_seconds else ():  # fills pools and statement caches
                 wrk(servers[app].url(), script, cfg.warmup_seconds)
             for _ in range(cfg.load_runs):
                 for app in APPS:
+                    cpu_before = cpu_seconds(servers[app].pid)
                     figures = wrk(servers[app].url(), script, cfg.load_seconds)
+                    cpu = cpu_seconds(servers[app].pid) - cpu_before
                     cell = cells[app]
+                    cell.cpu_ms.add(1000 * cpu / max(figures["requests"], 1))
+                    cell.busy.add(cpu / (figures["duration_us"] / 1e6))
                     cell.rps.add(figures["requests"] / (figures["duration_us"] / 1e6))
                     cell.p50_ms.add(figures["p50_us"] / 1000)
                     cell.p99_ms.add(figures["p99_us"] / 1000)
@@ -134,7 +143,8 @@ def measure_database(
                     cell.socket_errors += int(figures["socket_errors"])
                     say(
                         f"{name} {operation} {app}: {cell.rps.values[-1]:.0f} req/s, "
-                        f"p99 {cell.p99_ms.values[-1]:.1f} ms, non-2xx {int(figures['non2xx'])}"
+                        f"p99 {cell.p99_ms.values[-1]:.1f} ms, "
+                        f"{cell.cpu_ms.values[-1]:.2f} CPU ms/req, non-2xx {int(figures['non2xx'])}"
                     )
         results.worker_rss_mib[name] = peak_rss_mib(servers["generated"].pid)
         get_script = lua_script("GET /items/{id}", ids, work)

@@ -69,9 +69,9 @@ def _load_tables(load: LoadResults) -> list[str]:
         lines += [
             f"### {database} ({load.seeded[database]} seeded rows)",
             "",
-            "| Operation | App | req/s median (min\N{EN DASH}max) | p50 ms | p99 ms | requests | "
-            "non-2xx | socket errors | vs raw |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| Operation | App | req/s median (min\N{EN DASH}max) | p50 ms | p99 ms | "
+            "CPU ms/request | CPU busy | requests | non-2xx | socket errors | vs raw |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for operation in OPERATIONS:
             for app in APPS:
@@ -83,7 +83,8 @@ def _load_tables(load: LoadResults) -> list[str]:
                 )
                 lines.append(
                     f"| `{operation}` | {app} | {cell.rps.show(0)} | {cell.p50_ms.show(1)} | "
-                    f"{cell.p99_ms.show(1)} | {cell.requests} | {cell.non2xx} | "
+                    f"{cell.p99_ms.show(1)} | {cell.cpu_ms.show(2)} | {cell.busy.median:.2f} | "
+                    f"{cell.requests} | {cell.non2xx} | "
                     f"{cell.socket_errors} | {vs} |"
                 )
         lines.append("")
@@ -183,10 +184,14 @@ def render(
         "SECRET_KEY, so JSON access logging (to a file), request IDs, security headers and "
         f"trusted hosts are all on. wrk on core 1: {WRK_THREADS} threads, {CONNECTIONS} "
         f"connections, {cfg.load_seconds:g} s per run after a {cfg.warmup_seconds:g} s "
-        "warm-up, 127.0.0.1 only. *raw* is `bench/raw_app.py`: Starlette, the same driver "
+        "warm-up (0: the seeding requests were the warm-up), 127.0.0.1 only. "
+        "*raw* is `bench/raw_app.py`: Starlette, the same driver "
         "(aiosqlite, 10 pooled connections / asyncpg pool of 10), hand-written SQL, no ORM, "
         "no validation, no middleware, on the same table and rows, measured in the same run, "
         "alternating with the generated app run by run. *vs raw* is the ratio of medians. "
+        "*CPU ms/request* is the server process's CPU time (all threads, /proc/<pid>/stat) over "
+        "the run divided by its requests; *CPU busy* is CPU seconds per wall second (1.00 = the "
+        "whole core): below 1, the worker waits rather than computes. "
         "Non-2xx responses are counted by wrk's Lua `response()` hook. POST bodies are "
         "distinct per request.",
         "",
