@@ -48,6 +48,7 @@ class LoadResults:
     seeded: dict[str, int] = field(default_factory=dict)
     worker_rss_mib: dict[str, float] = field(default_factory=dict)
     profiles: dict[str, Path] = field(default_factory=dict)
+    error_lines: dict[str, int] = field(default_factory=dict)
 
 
 def ensure_wrk() -> str:
@@ -81,6 +82,19 @@ def seed(server: Server, rows: int) -> list[str]:
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         return list(pool.map(create, range(rows)))
+
+
+def keep_error_lines(servers: dict[str, Server], out: Path) -> int:
+    """Copy what the servers logged about failed requests (4xx/5xx access lines, errors,
+    tracebacks) next to the report, so a non-2xx count comes with its reason."""
+    marks = ('"status": 4', '"status": 5', '"level": "error"', "Traceback", "Error")
+    kept: list[str] = []
+    for app, server in servers.items():
+        lines = server.log.read_text(errors="replace").splitlines()
+        kept += [f"[{app}] {line}" for line in lines if any(m in line for m in marks)]
+    if kept:
+        out.write_text("\n".join(kept[:400]) + "\n")
+    return len(kept)
 
 
 def lua_script(operation: str, ids: list[str], into: Path) -> Path:
@@ -147,6 +161,9 @@ def measure_database(
                         f"{cell.cpu_ms.values[-1]:.2f} CPU ms/req, non-2xx {int(figures['non2xx'])}"
                     )
         results.worker_rss_mib[name] = peak_rss_mib(servers["generated"].pid)
+        results.error_lines[name] = keep_error_lines(
+            servers, cfg.out_dir / f"errors-{name.lower()}.log"
+        )
         get_script = lua_script("GET /items/{id}", ids, work)
         out = cfg.out_dir / f"profile-get-by-id-{name.lower()}.txt"
         say(f"{name}: profiling the generated app under GET by id for {cfg.profile_seconds} s")

@@ -196,6 +196,12 @@ def render(
         "distinct per request.",
         "",
         *_load_tables(load),
+        "Server log lines about failed requests (4xx/5xx, errors, tracebacks): "
+        + ", ".join(
+            f"{db} {n}" + (f" ([errors-{db.lower()}.log](errors-{db.lower()}.log))" if n else "")
+            for db, n in load.error_lines.items()
+        ),
+        "",
         "Generated worker's peak RSS after the load: "
         + ", ".join(f"{db} {mib:.0f} MiB" for db, mib in load.worker_rss_mib.items()),
         "",
