@@ -24,6 +24,21 @@ OPERATIONS = {
     "POST /items": "post.lua",
 }
 APPS = ("generated", "raw")
+# Marker frames in the generated app's stacks: how much of a GET by id each part takes.
+LOAD_PHASES = {
+    "ORM load: Session.get (SQL, BEGIN on PostgreSQL, rows to objects)": (
+        "Session.get (sqlalchemy/orm/session.py"
+    ),
+    "connection checkout (+ BEGIN on SQLite)": "SessionTransaction._connection_for_bind (",
+    "pool pre-ping (PostgreSQL)": "ping (sqlalchemy/dialects",
+    "commit: Session.commit": "Session.commit (sqlalchemy/orm/session.py",
+    "FastAPI dependencies (session, path id; hold the ORM load's async side)": (
+        "solve_dependencies ("
+    ),
+    "response model: validate and serialize": "serialize_response (",
+    "access log line (structlog through logging)": "BoundLogger.info (structlog",
+    "HTTP parsing (uvicorn, httptools)": "HttpToolsProtocol.data_received (",
+}
 
 
 @dataclass
@@ -172,5 +187,6 @@ def measure_database(
             lambda: wrk(servers["generated"].url(), get_script, cfg.profile_seconds + 1),
             cfg.profile_seconds,
             out,
+            phases=LOAD_PHASES,
         )
         results.profiles[name] = out

@@ -59,14 +59,15 @@ def summarize(raw: str, top: int = 15, phases: Mapping[str, str] | None = None) 
     if not total:
         return "no samples (is the process busy? may py-spy attach?)\n"
 
-    def table(counter: Counter[str], title: str) -> list[str]:
+    def table(counter: Counter[str], title: str, order: list[str] | None = None) -> list[str]:
+        rows = [(name, counter[name]) for name in order] if order else counter.most_common(top)
         lines = [f"{title} ({total} busy samples)", f"{'share':>7}  where"]
-        lines += [f"{100 * n / total:6.1f}%  {name}" for name, n in counter.most_common(top)]
+        lines += [f"{100 * n / total:6.1f}%  {name}" for name, n in rows]
         return [*lines, ""]
 
     note = f"({idle} samples of aiosqlite threads waiting on their queue left out)" if idle else ""
     return "\n".join(
-        (table(by_phase, "Phases") if phases else [])
+        (table(by_phase, "Phases (samples under a marker frame)", list(phases)) if phases else [])
         + table(by_package, "Self time by package")
         + table(self_time, "Self time by function")
         + table(inclusive, "Inclusive time by function")
@@ -74,7 +75,13 @@ def summarize(raw: str, top: int = 15, phases: Mapping[str, str] | None = None) 
     )
 
 
-def profile_under_load(pid: int, load: Callable[[], Any], seconds: float, out: Path) -> str:
+def profile_under_load(
+    pid: int,
+    load: Callable[[], Any],
+    seconds: float,
+    out: Path,
+    phases: Mapping[str, str] | None = None,
+) -> str:
     """Sample `pid` for `seconds` while `load()` runs; write the summary and the raw stacks."""
     raw = out.with_suffix(".collapsed")
     record = [str(PY_SPY), "record", "--pid", str(pid), "--duration", str(int(seconds))]
@@ -86,7 +93,7 @@ def profile_under_load(pid: int, load: Callable[[], Any], seconds: float, out: P
     finally:
         loader.join()
     text = raw.read_text() if raw.exists() else ""
-    summary = summarize(text)
+    summary = summarize(text, phases=phases)
     out.write_text(summary)
     return summary
 
