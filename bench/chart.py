@@ -53,7 +53,7 @@ def draw(dev: DevLoop, load: LoadResults, out: Path) -> None:
     series: dict[str, list[Sample]] = {app: [] for app in APPS}
     for database, per_op in load.cells.items():
         for operation in OPERATIONS:
-            labels.append(f"{operation}\n{database}")
+            labels.append(f"{operation} ({database})")
             for app in APPS:
                 series[app].append(per_op[operation][app].rps)
     width = 0.4
@@ -67,7 +67,7 @@ def draw(dev: DevLoop, load: LoadResults, out: Path) -> None:
             capsize=3,
             label="generated app" if app == "generated" else "raw Starlette (limit)",
         )
-    load_ax.set_xticks(list(positions), labels, fontsize=7)
+    load_ax.set_xticks(list(positions), labels, fontsize=7, rotation=30, ha="right")
     load_ax.set_ylabel("requests/s, one worker (higher is better)")
     load_ax.set_title("Throughput: generated app vs raw limit")
     load_ax.legend()
