@@ -23,6 +23,10 @@ NAMING_CONVENTION = {
 }
 SQLModel.metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
+# Execution option of a session's connection for a transaction that will write: on SQLite it
+# starts with BEGIN IMMEDIATE (see `_make_sqlite_transactional`); other databases ignore it.
+WRITE_TRANSACTION = "write_transaction"
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -72,11 +76,16 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 def _make_sqlite_transactional(engine: AsyncEngine) -> None:
-    """Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+    """Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, and how.
 
     The sqlite3 module delays BEGIN on its own, which breaks SAVEPOINTs (tests roll each test
-    back inside one) and lets reads see a half-done transaction. Foreign keys are off in SQLite
-    unless asked for.
+    back inside one) and lets reads see a half-done transaction. A transaction that will write
+    (`WRITE_TRANSACTION`) starts with BEGIN IMMEDIATE: it takes the write lock first and waits
+    its turn (the driver's 5 s busy timeout), where a plain BEGIN that read first fails with
+    "database is locked" when another request writes at the same time. WAL lets reads go on
+    while a write commits; synchronous=NORMAL is WAL's usual pairing, safe against an app crash
+    (a power cut can lose the last commits: use PostgreSQL where that matters). Foreign keys
+    are off in SQLite unless asked for.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -84,8 +93,11 @@ def _make_sqlite_transactional(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        writes = connection.get_execution_options().get(WRITE_TRANSACTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")

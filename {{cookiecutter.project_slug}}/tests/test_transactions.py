@@ -4,6 +4,7 @@ These tests use the real `get_session` (no test override) against the test datab
 scratch table they create and drop themselves.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -47,11 +48,22 @@ async def create_dangling_note(body: str, session: SessionDep) -> dict[str, str]
     return {"body": body}
 
 
+@router.post("/{body}/hit")
+async def hit_note(body: str, session: SessionDep) -> None:
+    # Read, then write: the shape of every update (load the row, then change it).
+    connection = await session.connection()
+    params = {"body": body}
+    await connection.execute(text("SELECT hits FROM _test_notes WHERE body = :body"), params)
+    await connection.execute(
+        text("UPDATE _test_notes SET hits = hits + 1 WHERE body = :body"), params
+    )
+
+
 @pytest.fixture
 async def notes_client(test_settings: Settings, engine: AsyncEngine) -> AsyncIterator[AsyncClient]:
     async with engine.begin() as connection:
         await connection.exec_driver_sql(
-            "CREATE TABLE _test_notes (body VARCHAR(50) PRIMARY KEY, "
+            "CREATE TABLE _test_notes (body VARCHAR(50) PRIMARY KEY, hits INTEGER DEFAULT 0, "
             "parent VARCHAR(50) REFERENCES _test_notes (body) DEFERRABLE INITIALLY DEFERRED)"
         )
     app = create_app(test_settings)
@@ -100,3 +112,20 @@ async def test_a_failed_commit_is_an_error_response_not_a_success(
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"
     assert await stored_bodies(engine) == []
+
+
+async def test_concurrent_requests_that_read_then_write_all_succeed(
+    notes_client: AsyncClient, engine: AsyncEngine
+) -> None:
+    # On SQLite, a transaction that read before writing fails with "database is locked" when
+    # another one writes at the same time, unless writers take the lock first.
+    await notes_client.post("/_test-notes/busy")
+
+    responses = await asyncio.gather(
+        *(notes_client.post("/_test-notes/busy/hit") for _ in range(12))
+    )
+
+    assert [response.status_code for response in responses] == [200] * 12
+    async with engine.connect() as connection:
+        hits = await connection.exec_driver_sql("SELECT hits FROM _test_notes")
+        assert hits.scalar_one() == 12
