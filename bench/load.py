@@ -22,6 +22,7 @@ OPERATIONS = {
     "GET /items/{id}": "get_id.lua",
     "GET /items?limit=20": "list.lua",
     "POST /items": "post.lua",
+    "PATCH /items/{id}": "patch.lua",
 }
 APPS = ("generated", "raw")
 # Marker frames in the generated app's stacks: how much of a GET by id each part takes.

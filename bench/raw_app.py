@@ -47,7 +47,10 @@ class SQLite:
     async def open(self) -> None:
         for _ in range(POOL_SIZE):
             conn = await aiosqlite.connect(self.path, isolation_level=None)
+            # The generated app's settings (core/database.py), so both write alike.
             await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=NORMAL")
             self.idle.put_nowait(conn)
 
     async def close(self) -> None:
@@ -104,6 +107,19 @@ class SQLite:
             self.idle.put_nowait(conn)
         return {"id": str(item_id), **data, "created_at": now, "updated_at": now}
 
+    async def update(self, item_id: str, qty: int) -> dict[str, Any] | None:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        conn = await self.idle.get()
+        try:
+            await conn.execute("BEGIN IMMEDIATE")
+            sql = f"UPDATE items SET qty = ?, updated_at = ? WHERE id = ? RETURNING {COLUMNS}"
+            async with conn.execute(sql, (qty, stamp, uuid.UUID(item_id).hex)) as cursor:
+                row = await cursor.fetchone()
+            await conn.execute("COMMIT")
+        finally:
+            self.idle.put_nowait(conn)
+        return None if row is None else self._row(row)
+
 
 class Postgres:
     """An asyncpg pool of the same size."""
@@ -143,6 +159,11 @@ class Postgres:
         )
         return {"id": item_id, **data, "created_at": now, "updated_at": now}
 
+    async def update(self, item_id: str, qty: int) -> dict[str, Any] | None:
+        sql = f"UPDATE items SET qty = $1, updated_at = $2 WHERE id = $3 RETURNING {COLUMNS}"
+        row = await self.pool.fetchrow(sql, qty, datetime.now(UTC), uuid.UUID(item_id))
+        return None if row is None else dict(row)
+
 
 def _database() -> SQLite | Postgres:
     url = os.environ.get("DATABASE_URL", "sqlite+aiosqlite:///./app.db")
@@ -180,6 +201,14 @@ async def create_item(request: Request) -> Response:
     return _respond(await db.create(await request.json()), status_code=201)
 
 
+async def update_item(request: Request) -> Response:
+    data = await request.json()
+    item = await db.update(request.path_params["item_id"], data["qty"])
+    if item is None:
+        return JSONResponse({"error": "not found"}, status_code=404)
+    return _respond(item)
+
+
 @asynccontextmanager
 async def lifespan(_app: Any) -> AsyncIterator[None]:
     await db.open()
@@ -190,7 +219,8 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
 app = Starlette(
     routes=[
         Route("/health/live", live),
-        Route("/items/{item_id}", get_item),
+        Route("/items/{item_id}", get_item, methods=["GET"]),
+        Route("/items/{item_id}", update_item, methods=["PATCH"]),
         Route("/items", list_items, methods=["GET"]),
         Route("/items", create_item, methods=["POST"]),
     ],

@@ -193,7 +193,8 @@ def render(
         "the run divided by its requests; *CPU busy* is CPU seconds per wall second (1.00 = the "
         "whole core): below 1, the worker waits rather than computes. "
         "Non-2xx responses are counted by wrk's Lua `response()` hook. POST bodies are "
-        "distinct per request.",
+        "distinct per request; PATCH sets a new `qty` on a random seeded row, so concurrent "
+        "writers contend for the same rows.",
         "",
         *_load_tables(load),
         "Server log lines about failed requests (4xx/5xx, errors, tracebacks): "

@@ -51,7 +51,14 @@ def test_quick_bench_writes_a_full_report(tmp_path: Path) -> None:
         assert section in report, section
     for label in ("Bake wall time", "make feature wall time", "Fresh to green", "Spawn to first"):
         assert re.search(rf"\| {label}[^|]* \| {NUMBER} s \| {SPREAD} s \|", report), label
-    for operation in ("GET /health/live", "GET /items/{id}", "GET /items?limit=20", "POST /items"):
+    operations = (
+        "GET /health/live",
+        "GET /items/{id}",
+        "GET /items?limit=20",
+        "POST /items",
+        "PATCH /items/{id}",
+    )
+    for operation in operations:
         for app in ("generated", "raw"):
             assert re.search(rf"\| `{re.escape(operation)}` \| {app} \| {NUMBER} \(", report)
     assert (tmp_path / "chart.png").stat().st_size > 10_000
@@ -63,7 +70,7 @@ def test_quick_bench_writes_a_full_report(tmp_path: Path) -> None:
         for per_app in per_op.values()
         for cell in per_app.values()
     ]
-    assert len(cells) == 16
+    assert len(cells) == 20
     assert all(cell["requests"] > 0 for cell in cells)
-    assert [cell["non2xx"] for cell in cells] == [0] * 16
-    assert [cell["socket_errors"] for cell in cells] == [0] * 16
+    assert [cell["non2xx"] for cell in cells] == [0] * 20
+    assert [cell["socket_errors"] for cell in cells] == [0] * 20
