@@ -33,11 +33,13 @@ class Config:
     warmup_seconds: int  # per operation and app; 0 (quick mode): seeding is the warm-up
     profile_seconds: int
     seed_rows: int
+    layer_operations: int  # GETs by id per round of layers.py
+    layer_rounds: int
 
     @classmethod
     def from_env(cls, out_dir: str | None = None) -> "Config":
         quick = os.environ.get("BENCH_QUICK", "") not in {"", "0"}
         out = Path(out_dir or os.environ.get("BENCH_OUT") or TEMPLATE_DIR / "bench" / "results")
         if quick:
-            return cls(True, out.resolve(), 2, 1, 1, 1, 1, 1, 2, 0, 1, 200)
-        return cls(False, out.resolve(), 7, 5, 3, 3, 7, 3, 10, 2, 10, 1000)
+            return cls(True, out.resolve(), 2, 1, 1, 1, 1, 1, 2, 0, 1, 200, 300, 2)
+        return cls(False, out.resolve(), 7, 5, 3, 3, 7, 3, 10, 2, 10, 1000, 3000, 5)

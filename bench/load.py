@@ -65,6 +65,8 @@ class LoadResults:
     worker_rss_mib: dict[str, float] = field(default_factory=dict)
     profiles: dict[str, Path] = field(default_factory=dict)
     error_lines: dict[str, int] = field(default_factory=dict)
+    # layers[database][layer]: CPU microseconds per GET by id, one value per round (layers.py)
+    layers: dict[str, dict[str, Sample]] = field(default_factory=dict)
 
 
 def ensure_wrk() -> str:
@@ -191,3 +193,22 @@ def measure_database(
             phases=LOAD_PHASES,
         )
         results.profiles[name] = out
+    # After the servers stopped, so nothing else wants the core.
+    say(f"{name}: GET by id layer by layer, in one process")
+    results.layers[name] = measure_layers(cfg, project, app_env, ids[0])
+
+
+def measure_layers(
+    cfg: Config, project: Path, env: dict[str, str], item_id: str
+) -> dict[str, Sample]:
+    """CPU per GET by id of the driver, SQLAlchemy Core, the ORM session and the whole app."""
+    probe = ["taskset", "-c", "0", "uv", "run", "python", str(BENCH_DIR / "layers.py")]
+    probe += [item_id, str(cfg.layer_operations), str(cfg.layer_rounds)]
+    output = run(probe, project, env={**env, "PYTHONPATH": str(project)}, timeout=600).stdout
+    figures: dict[str, list[float]] = json.loads(output.strip().splitlines()[-1])
+    layers = {}
+    for layer, values in figures.items():
+        layers[layer] = sample = Sample()
+        for value in values:
+            sample.add(value)
+    return layers

@@ -91,6 +91,48 @@ def _load_tables(load: LoadResults) -> list[str]:
     return lines
 
 
+def _layer_table(cfg: Config, load: LoadResults) -> list[str]:
+    databases = list(load.layers)
+    if not databases:
+        return []
+    lines = [
+        "### Where a GET by id spends its CPU",
+        "",
+        "`bench/layers.py` in one process pinned to core 0, no server and no socket, after the "
+        f"load above: {cfg.layer_rounds} rounds of {cfg.layer_operations} sequential GETs by id "
+        "per layer, each layer doing what the one above does and more. CPU \u00b5s per GET "
+        "(process CPU, every thread), median (min\N{EN DASH}max); *+* is what the layer adds "
+        "to the one above.",
+        "",
+        "| Layer | " + " | ".join(f"{db} | +" for db in databases) + " |",
+        "|---|" + "---|---|" * len(databases),
+    ]
+    for layer in load.layers[databases[0]]:
+        cells = []
+        for db in databases:
+            names = list(load.layers[db])
+            sample = load.layers[db][layer]
+            above = names.index(layer) - 1
+            added = sample.median - load.layers[db][names[above]].median if above >= 0 else None
+            cells += [sample.show(0), "" if added is None else f"{added:+.0f}"]
+        lines.append(f"| {layer} | " + " | ".join(cells) + " |")
+    served = [
+        f"{db}: generated {cells['generated'].cpu_ms.median * 1000:.0f}, "
+        f"raw {cells['raw'].cpu_ms.median * 1000:.0f}"
+        for db, per_op in load.cells.items()
+        for operation, cells in per_op.items()
+        if operation == GET_BY_ID
+    ]
+    lines += [
+        "",
+        "The same GET by id served under load (CPU \u00b5s per request, from the table above): "
+        + "; ".join(served)
+        + ".",
+        "",
+    ]
+    return lines
+
+
 def render(
     cfg: Config, machine: dict[str, str], dev: DevLoop, load: LoadResults, meta: dict[str, str]
 ) -> str:
@@ -206,6 +248,7 @@ def render(
         "Generated worker's peak RSS after the load: "
         + ", ".join(f"{db} {mib:.0f} MiB" for db, mib in load.worker_rss_mib.items()),
         "",
+        *_layer_table(cfg, load),
         "## Profiles",
         "",
         "py-spy sampling (on-CPU samples; the raw stacks are written beside each summary but not "

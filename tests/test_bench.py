@@ -27,6 +27,7 @@ SECTIONS = (
     "## 5. Throughput and latency",
     "### SQLite",
     "### PostgreSQL",
+    "### Where a GET by id spends its CPU",
     "## Profiles",
 )
 NUMBER = r"\d+(?:\.\d+)?"
@@ -61,6 +62,8 @@ def test_quick_bench_writes_a_full_report(tmp_path: Path) -> None:
     for operation in operations:
         for app in ("generated", "raw"):
             assert re.search(rf"\| `{re.escape(operation)}` \| {app} \| {NUMBER} \(", report)
+    for layer in ("driver", "SQLAlchemy Core", "ORM session", "FastAPI app"):
+        assert re.search(rf"\| {layer} \| {NUMBER} \({SPREAD}, n=2\) \| ", report), layer
     assert (tmp_path / "chart.png").stat().st_size > 10_000
 
     results = json.loads((tmp_path / "results.json").read_text())
@@ -74,3 +77,4 @@ def test_quick_bench_writes_a_full_report(tmp_path: Path) -> None:
     assert all(cell["requests"] > 0 for cell in cells)
     assert [cell["non2xx"] for cell in cells] == [0] * 20
     assert [cell["socket_errors"] for cell in cells] == [0] * 20
+    assert set(results["load"]["layers"]) == {"SQLite", "PostgreSQL"}
