@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.write_sessionmaker = create_sessionmaker(engine, writes=True)
 
     # The last one added runs first. A request passes: request ID, access log, security headers,
     # trusted hosts (production), CORS (if origins are set), body size limit, 500 envelope.

@@ -23,8 +23,8 @@ NAMING_CONVENTION = {
 }
 SQLModel.metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-# Execution option of a session's connection for a transaction that will write: on SQLite it
-# starts with BEGIN IMMEDIATE (see `_make_sqlite_transactional`); other databases ignore it.
+# Execution option for transactions that will write: on SQLite they start with BEGIN IMMEDIATE
+# (see `_make_sqlite_transactional`); other databases ignore it. Set by `create_sessionmaker`.
 WRITE_TRANSACTION = "write_transaction"
 
 
@@ -69,10 +69,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def create_sessionmaker(
+    engine: AsyncEngine, *, writes: bool = False
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `engine`; with `writes`, their transactions are `WRITE_TRANSACTION`s."""
+    bind = engine.execution_options(**{WRITE_TRANSACTION: True}) if writes else engine
     # expire_on_commit=False: objects stay readable after commit without a lazy load,
     # which async sessions cannot do.
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    return async_sessionmaker(bind, class_=AsyncSession, expire_on_commit=False)
 
 
 def _make_sqlite_transactional(engine: AsyncEngine) -> None:

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.database import WRITE_TRANSACTION
 from settings import Settings
 
 # HTTP's safe methods: their sessions only read.
@@ -20,12 +19,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     Services only `flush()`: the commit happens here, once. Used with `scope="function"` so the
     commit runs before the response is sent; a client that got a 201 can read the row back at once,
     and a failed commit becomes an error response instead of a lost write after a success.
-    A request whose method may write declares it before its first statement, so that SQLite
-    serialises concurrent writers instead of failing one of them (core/database.py).
+    A request whose method may write gets a session whose transaction says so from its first
+    statement, so that SQLite serialises concurrent writers instead of failing one of them
+    (core/database.py).
     """
-    async with request.app.state.sessionmaker() as session, committed(session):
-        if request.method not in READ_ONLY_METHODS:
-            await session.connection(execution_options={WRITE_TRANSACTION: True})
+    state = request.app.state
+    sessionmaker = (
+        state.sessionmaker if request.method in READ_ONLY_METHODS else state.write_sessionmaker
+    )
+    async with sessionmaker() as session, committed(session):
         yield session
 
 

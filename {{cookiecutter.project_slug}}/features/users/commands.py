@@ -54,7 +54,7 @@ def create_superuser(
 async def _create_admin(data: UserCreate, settings: Settings) -> None:
     engine = create_engine(settings)
     try:
-        async with create_sessionmaker(engine)() as session, committed(session):
+        async with create_sessionmaker(engine, writes=True)() as session, committed(session):
             await services.register(session=session, data=data, settings=settings, role=Role.ADMIN)
     finally:
         await engine.dispose()
