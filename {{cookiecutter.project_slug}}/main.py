@@ -29,7 +29,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title=settings.project_name,
-        debug=settings.debug,
         lifespan=lifespan,
         # Every error, whichever route raised it, has this shape; document it once for all.
         responses={422: {"model": ErrorResponse}, 500: {"model": ErrorResponse}},

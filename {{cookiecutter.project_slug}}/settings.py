@@ -24,7 +24,6 @@ class Settings(BaseSettings):
 
     project_name: str = "{{ cookiecutter.project_name }}"
     environment: Environment = "development"
-    debug: bool = False
 
     # SQLite file next to the project by default; set a postgresql+asyncpg:// URL for PostgreSQL.
     database_url: str = "sqlite+aiosqlite:///./app.db"

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.middleware import REQUEST_ID_HEADER, get_request_id
+from core.middleware import get_request_id
 from core.schemas import ErrorBody, ErrorDetail, ErrorResponse
 
 logger = structlog.get_logger(__name__)
@@ -84,7 +84,6 @@ _HTTP_CODES = {
 
 
 def error_response(
-    request: Request,
     *,
     status_code: int,
     code: str,
@@ -100,10 +99,6 @@ def error_response(
             request_id=get_request_id(),
         )
     )
-    headers = dict(headers or {})
-    if body.error.request_id:
-        # Set here too: a 500 is sent from outside the request-ID middleware.
-        headers[REQUEST_ID_HEADER] = body.error.request_id
     return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=headers)
 
 
@@ -111,7 +106,6 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
     return error_response(
-        request,
         status_code=exc.status_code,
         code=exc.code,
         message=exc.detail,
@@ -124,7 +118,6 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "The request could not be processed."
     return error_response(
-        request,
         status_code=exc.status_code,
         code=_HTTP_CODES.get(exc.status_code, "http_error"),
         message=message,
@@ -139,7 +132,6 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         for error in exc.errors()
     ]
     return error_response(
-        request,
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         code="validation_error",
         message="The request is not valid.",
@@ -151,7 +143,6 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # The traceback goes to the log, never to the client.
     logger.exception("unhandled_exception", method=request.method, path=request.url.path)
     return error_response(
-        request,
         status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
         code="internal_error",
         message="An unexpected error occurred.",
@@ -194,7 +185,6 @@ def register_exception_handlers(app: FastAPI) -> None:
         AppError: _app_error,
         StarletteHTTPException: _http_error,
         RequestValidationError: _validation_error,
-        Exception: _unexpected_error,
     }
     for exc_class, handler in handlers.items():
         app.add_exception_handler(exc_class, handler)

@@ -7,11 +7,9 @@ from collections.abc import Sequence
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.middleware import get_request_id
-from core.schemas import ErrorBody, ErrorResponse
+from core.exceptions import error_response
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -24,11 +22,6 @@ SECURITY_HEADERS = {
 # Browsers only honour HSTS over HTTPS; sent in production, where TLS ends at the proxy.
 HSTS_HEADER = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 HEALTH_PREFIX = "/health/"
-
-
-def envelope(status_code: int, code: str, message: str) -> JSONResponse:
-    body = ErrorResponse(error=ErrorBody(code=code, message=message, request_id=get_request_id()))
-    return JSONResponse(body.model_dump(mode="json"), status_code=status_code)
 
 
 class SecurityHeadersMiddleware:
@@ -83,7 +76,9 @@ class TrustedHostMiddleware:
         if self.is_allowed(host) or scope["path"].startswith(HEALTH_PREFIX):
             await self.app(scope, receive, send)
             return
-        response = envelope(400, "invalid_host", "The Host header is not allowed.")
+        response = error_response(
+            status_code=400, code="invalid_host", message="The Host header is not allowed."
+        )
         await response(scope, receive, send)
 
 
@@ -98,15 +93,18 @@ class BodySizeLimitMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.message = f"The request body is larger than {max_body_bytes} bytes."
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        message = f"The request body is larger than {self.max_body_bytes} bytes."
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await envelope(413, "payload_too_large", message)(scope, receive, send)
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_body_bytes:
+            response = error_response(
+                status_code=413, code="payload_too_large", message=self.message
+            )
+            await response(scope, receive, send)
             return
 
         received = 0
@@ -117,7 +115,7 @@ class BodySizeLimitMiddleware:
             if incoming["type"] == "http.request":
                 received += len(incoming.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise HTTPException(413, message)
+                    raise HTTPException(413, self.message)
             return incoming
 
         await self.app(scope, counting_receive, send)

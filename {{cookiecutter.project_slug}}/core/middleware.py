@@ -35,8 +35,8 @@ class RequestIDMiddleware:
             dict(scope["headers"]).get(REQUEST_ID_HEADER.lower().encode(), b"").decode("latin-1")
         )
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        # Not reset afterwards: the 500 handler runs outside this middleware and needs it too.
-        # Each request runs in its own task, so the value never leaks into another request.
+        # Not reset afterwards: each request runs in its own task, so the value never leaks into
+        # another request, and lines logged after the response (uvicorn's) still carry it.
         _request_id.set(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
