@@ -41,13 +41,9 @@ async def driver_get(
     if url.startswith("sqlite"):
         conn = await aiosqlite.connect(url.split(":///", 1)[1], isolation_level=None)
         await conn.execute("PRAGMA foreign_keys=ON")
-        lock = asyncio.Lock()  # the raw app's pool: one connection out at a time
 
         async def sqlite_get() -> object:
-            async with (
-                lock,
-                conn.execute("SELECT * FROM items WHERE id = ?", (item_id.hex,)) as cur,
-            ):
+            async with conn.execute("SELECT * FROM items WHERE id = ?", (item_id.hex,)) as cur:
                 return await cur.fetchone()
 
         return sqlite_get, conn.close

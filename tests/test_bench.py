@@ -78,3 +78,7 @@ def test_quick_bench_writes_a_full_report(tmp_path: Path) -> None:
     assert [cell["non2xx"] for cell in cells] == [0] * 20
     assert [cell["socket_errors"] for cell in cells] == [0] * 20
     assert set(results["load"]["layers"]) == {"SQLite", "PostgreSQL"}
+    assert all(min(cell["cpu_ms"]["values"]) > 0 for cell in cells)
+    for profile in tmp_path.glob("profile-*.txt"):  # py-spy attached and sampled
+        assert re.search(r"\(\d+ busy samples\)", profile.read_text()), profile.name
+    assert len(list(tmp_path.glob("profile-*.txt"))) >= 3

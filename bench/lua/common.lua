@@ -1,10 +1,16 @@
 -- Shared by every run: counts non-2xx responses per thread and prints one JSON summary line.
--- run.py prepends the operation's own request() to this file.
+-- load.py prepends the operation's own request() to this file.
 local threads = {}
 
 function setup(thread)
   table.insert(threads, thread)
   thread:set("tid", #threads)
+end
+
+-- LuaJIT starts every thread from the same seed: without this, both threads would ask for
+-- the same ids in the same order.
+function init(args)
+  math.randomseed(tid * 7919 + os.time())
 end
 
 non2xx = 0
