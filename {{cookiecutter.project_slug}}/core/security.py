@@ -10,6 +10,7 @@ algorithm (an omitted `algorithms=` lets a forged HS256-with-RSA-key token throu
 """
 
 import hashlib
+import os
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from jose import JOSEError, jwt
-from starlette.concurrency import run_in_threadpool
 
 from core.exceptions import AuthenticationError
 from settings import Settings
@@ -70,8 +72,20 @@ def _verify_dummy(password: str, cost: PasswordHashCost) -> None:
     password_context(cost).verify(password, _dummy_hash(cost))
 
 
+# One argon2 hash at the default cost holds 64 MiB and a core for ~0.1 s. No more at once than
+# there are cores: a flood of logins queues here instead of exhausting memory and the thread
+# pool every other blocking call shares.
+_HASHING = CapacityLimiter(os.cpu_count() or 1)
+
+
+async def _hashing_thread(function: Any, *args: Any) -> Any:
+    return await anyio.to_thread.run_sync(function, *args, limiter=_HASHING)
+
+
 async def hash_password(password: str, *, settings: Settings) -> str:
-    return await run_in_threadpool(password_context(settings.password_hash_cost).hash, password)
+    context = password_context(settings.password_hash_cost)
+    hashed: str = await _hashing_thread(context.hash, password)
+    return hashed
 
 
 async def verify_and_update_password(
@@ -81,9 +95,12 @@ async def verify_and_update_password(
     so a login for an unknown email takes as long as one with a wrong password."""
     context = password_context(settings.password_hash_cost)
     if password_hash is None:
-        await run_in_threadpool(_verify_dummy, password, settings.password_hash_cost)
+        await _hashing_thread(_verify_dummy, password, settings.password_hash_cost)
         return False, None
-    return await run_in_threadpool(context.verify_and_update, password, password_hash)
+    result: tuple[bool, str | None] = await _hashing_thread(
+        context.verify_and_update, password, password_hash
+    )
+    return result
 
 
 @dataclass(frozen=True)
@@ -93,16 +110,13 @@ class IssuedToken:
     expires_at: datetime
 
 
-def create_token(
-    subject: str, token_type: TokenType, *, settings: Settings, lifetime: timedelta | None = None
-) -> IssuedToken:
+def create_token(subject: str, token_type: TokenType, *, settings: Settings) -> IssuedToken:
     now = datetime.now(UTC)
-    if lifetime is None:
-        lifetime = (
-            timedelta(minutes=settings.access_token_expire_minutes)
-            if token_type == "access"  # noqa: S105
-            else timedelta(days=settings.refresh_token_expire_days)
-        )
+    lifetime = (
+        timedelta(minutes=settings.access_token_expire_minutes)
+        if token_type == "access"  # noqa: S105
+        else timedelta(days=settings.refresh_token_expire_days)
+    )
     jti = uuid.uuid4().hex
     expires_at = now + lifetime
     claims = {"sub": subject, "type": token_type, "jti": jti, "iat": now, "exp": expires_at}

@@ -1,5 +1,5 @@
 """Who is calling, and may they: `ActiveUser` in a signature, or
-`dependencies=[Depends(require_permissions("users:write"))]` on a route.
+`dependencies=[Depends(require_permissions(Permission.USERS_WRITE))]` on a route.
 
 A token whose user was deleted or disabled is refused with 401, like an invalid token: the
 client's way out is the same (sign in again), and a 401 says nothing about the account.
@@ -18,7 +18,7 @@ from core.security import decode_token
 from features.users import services
 from features.users.exceptions import InactiveUserError, UserNotFoundError
 from features.users.models import User
-from features.users.permissions import missing_permissions
+from features.users.permissions import Permission, missing_permissions
 
 # tokenUrl is what Swagger's "Authorize" dialog posts the login form to. auto_error=False: a
 # missing header gets our own 401 envelope and message, like every other bad token.
@@ -53,11 +53,13 @@ async def get_active_user(user: CurrentUser) -> User:
 ActiveUser = Annotated[User, Depends(get_active_user)]
 
 
-def require_permissions(*permissions: str) -> Callable[[User], Awaitable[User]]:
+def require_permissions(*permissions: Permission) -> Callable[[User], Awaitable[User]]:
     """A dependency that lets the request through only if the user's role grants every one."""
 
+    required = set(permissions)
+
     async def check(user: ActiveUser) -> User:
-        missing = missing_permissions(user.role, set(permissions))
+        missing = missing_permissions(user.role, required)
         if missing:
             raise PermissionDeniedError(f"Missing permission: {', '.join(sorted(missing))}.")
         return user

@@ -20,6 +20,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
-def missing_permissions(role: str, required: set[str]) -> set[str]:
+def missing_permissions(role: str, required: set[Permission]) -> set[Permission]:
     granted = ROLE_PERMISSIONS.get(Role(role), frozenset()) if role in Role else frozenset()
-    return required - set(granted)
+    return required - granted

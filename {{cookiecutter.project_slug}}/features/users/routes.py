@@ -23,7 +23,7 @@ from features.users.schemas import (
 )
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}}
-FORBIDDEN: dict[int | str, dict[str, Any]] = {**UNAUTHORIZED, 403: {"model": ErrorResponse}}
+FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"model": ErrorResponse}}
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 router = APIRouter(prefix="/users", tags=["users"], responses=UNAUTHORIZED)

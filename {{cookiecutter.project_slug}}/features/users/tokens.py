@@ -86,5 +86,4 @@ async def _revoke(session: AsyncSession, condition: ColumnElement[bool]) -> int:
         .values(revoked_at=datetime.now(UTC))
     )
     result = await session.exec(statement)
-    await session.flush()
     return result.rowcount
