@@ -1,5 +1,9 @@
 """Fixtures for every test in the project, the features' own tests included.
 
+`client` calls the API anonymously; `user_client` as `alice`, an ordinary user, and
+`admin_client` as `admin`. Helpers to call directly (`make_account`, `bearer`, `login`) are in
+`tests/accounts.py`.
+
 The schema is built by running the migrations on a test database that is never the development
 one: a fresh SQLite file per run, or the database `TEST_DATABASE_URL` names (PostgreSQL, say).
 Each test runs inside a transaction that is rolled back, and the app's session dependency is
@@ -21,10 +25,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.database import create_engine
 from core.dependencies import committed, get_session
+from features.users.permissions import Role
 from main import create_app
 from settings import Settings
+from tests.accounts import Account, make_account
 
 PROJECT_DIR = Path(__file__).resolve().parent
+BASE_URL = "http://test"
 
 
 @pytest.fixture(scope="session")
@@ -99,13 +106,45 @@ def app(test_settings: Settings, session: AsyncSession) -> FastAPI:
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
+def transport(app: FastAPI) -> ASGITransport:
+    return ASGITransport(app=app, raise_app_exceptions=False)
+
+
+@pytest.fixture
+async def client(app: FastAPI, transport: ASGITransport) -> AsyncIterator[AsyncClient]:
+    """The API, called anonymously."""
     # httpx does not run the lifespan; enter it so start-up and shut-down code is exercised.
     async with (
         app.router.lifespan_context(app),
-        AsyncClient(
-            transport=ASGITransport(app=app, raise_app_exceptions=False),
-            base_url="http://test",
-        ) as client,
+        AsyncClient(transport=transport, base_url=BASE_URL) as client,
     ):
         yield client
+
+
+@pytest.fixture
+async def alice(session: AsyncSession, test_settings: Settings) -> Account:
+    """An ordinary user: the `user` role's permissions and no more."""
+    return await make_account(session, test_settings, "alice@example.com")
+
+
+@pytest.fixture
+async def admin(session: AsyncSession, test_settings: Settings) -> Account:
+    return await make_account(session, test_settings, "admin@example.com", Role.ADMIN)
+
+
+@pytest.fixture
+async def user_client(
+    client: AsyncClient, transport: ASGITransport, alice: Account
+) -> AsyncIterator[AsyncClient]:
+    """The API as `alice` (the app `client` started)."""
+    async with AsyncClient(transport=transport, base_url=BASE_URL, headers=alice.headers) as api:
+        yield api
+
+
+@pytest.fixture
+async def admin_client(
+    client: AsyncClient, transport: ASGITransport, admin: Account
+) -> AsyncIterator[AsyncClient]:
+    """The API as `admin`, whose role has every permission."""
+    async with AsyncClient(transport=transport, base_url=BASE_URL, headers=admin.headers) as api:
+        yield api

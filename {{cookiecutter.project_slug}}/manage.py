@@ -1,80 +1,29 @@
 """Management commands: `uv run python manage.py --help`.
 
-A feature adds its own group by defining `app = typer.Typer()` in `features/<name>/commands.py`;
+A feature's command group is a `typer.Typer()` listed in `COMMANDS` of `features/registry.py`;
 it is mounted as `manage.py <name> ...`. A domain error (`AppError`) raised by any command
 prints one line to stderr and exits 1.
 """
 
 import asyncio
-import importlib
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import SQLModel, select
-from typer.core import TyperGroup
+from sqlmodel import select
 
-from core.database import create_engine, create_sessionmaker
-from core.exceptions import AppError, ServiceUnavailableError
+from core.cli import ManageGroup, settings_of
+from core.database import create_engine, create_sessionmaker, table_models
+from core.exceptions import ServiceUnavailableError
 from core.logging import configure_logging
 from core.shell import start
-from settings import Settings, get_settings
-
-FEATURES_DIR = Path(__file__).resolve().parent / "features"
-
-
-class ManageGroup(TyperGroup):
-    """Turns a domain error from any (sub)command into one line on stderr and exit status 1."""
-
-    def invoke(self, ctx: Any) -> Any:  # Any: typer's own vendored click.Context
-        try:
-            return super().invoke(ctx)
-        except AppError as exc:
-            typer.echo(f"error: {exc.detail}", err=True)
-            raise typer.Exit(code=1) from None
-
+from features.registry import COMMANDS, MODELS
 
 app = typer.Typer(
     cls=ManageGroup, no_args_is_help=True, help="Management commands for this service."
 )
-
-
-def settings_of(ctx: typer.Context) -> Settings:
-    """The settings a command runs with: `get_settings()`, or what a test passed as `obj`."""
-    return ctx.obj if isinstance(ctx.obj, Settings) else get_settings()
-
-
-def mount_feature_commands(
-    cli: typer.Typer, features_dir: Path = FEATURES_DIR, package: str = "features"
-) -> list[str]:
-    """Mount the `app` of every `features/<name>/commands.py` that has one as `<name>`."""
-    mounted = []
-    for commands_file in sorted(features_dir.glob("*/commands.py")):
-        name = commands_file.parent.name
-        group = getattr(importlib.import_module(f"{package}.{name}.commands"), "app", None)
-        if isinstance(group, typer.Typer):
-            cli.add_typer(group, name=name)
-            mounted.append(name)
-    return mounted
-
-
-def feature_models() -> dict[str, type[SQLModel]]:
-    """Every table class in `features/*/models.py`, by class name."""
-    tables: dict[str, type[SQLModel]] = {}
-    for models_file in sorted(FEATURES_DIR.glob("*/models.py")):
-        module = importlib.import_module(f"features.{models_file.parent.name}.models")
-        for name, value in vars(module).items():
-            if (
-                isinstance(value, type)
-                and issubclass(value, SQLModel)
-                and hasattr(value, "__table__")
-            ):
-                tables[name] = value
-    return tables
-
-
-mount_feature_commands(app)
+for name, group in COMMANDS.items():
+    app.add_typer(group, name=name)
 
 
 @app.command("check-db")
@@ -127,7 +76,7 @@ def shell(
         "engine": engine,
         "session": session,
         "select": select,
-        **feature_models(),
+        **table_models(MODELS),
     }
     banner = "Shell: " + ", ".join(sorted(namespace)) + "\nTop-level `await` works."
     loop = asyncio.new_event_loop()

@@ -1,12 +1,12 @@
 """Engine, sessions and the table base every feature's models build on."""
 
-import re
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy import MetaData, event
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -40,19 +40,6 @@ class TableBase(SQLModel):
     updated_at: datetime = Field(
         default_factory=utcnow, nullable=False, sa_column_kwargs={"onupdate": utcnow}
     )
-
-
-def unique_violation_column(exc: IntegrityError, table: str) -> str | None:
-    """The column whose unique constraint `exc` reports, or None if it is another violation.
-
-    PostgreSQL names the constraint (`uq_<table>_<column>`, from NAMING_CONVENTION); SQLite
-    names the column (`UNIQUE constraint failed: <table>.<column>`).
-    """
-    message = str(exc.orig)
-    match = re.search(rf'"uq_{table}_(\w+)"', message) or re.search(
-        rf"UNIQUE constraint failed: {table}\.(\w+)", message
-    )
-    return match.group(1) if match else None
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -105,3 +92,16 @@ def _make_sqlite_transactional(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         writes = connection.get_execution_options().get(WRITE_TRANSACTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+def table_models(modules: Iterable[ModuleType]) -> dict[str, type[SQLModel]]:
+    """The table classes defined in `modules` (the manifest's MODELS), by class name."""
+    return {
+        name: value
+        for module in modules
+        for name, value in vars(module).items()
+        if isinstance(value, type)
+        and issubclass(value, SQLModel)
+        and hasattr(value, "__table__")
+        and value.__module__ == module.__name__
+    }

@@ -1,32 +1,101 @@
-"""Paging, ordering and search helpers every feature's list endpoint uses."""
+"""The list endpoint every feature has: filters, search, order, a page and its total.
 
-from collections.abc import Sequence
-from typing import Any
+A feature declares what it accepts (a `PageQuery` subclass, a tuple of filter names, a tuple of
+search columns, a `Literal` of sort keys) and calls `paginate`; the rules below hold for all.
+"""
 
-from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, or_
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, StringConstraints
+from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.orm import InstrumentedAttribute, Mapped
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.schemas import Page, SafeStr
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# Past this an offset scan costs more than any client should ask for; use filters instead.
+MAX_OFFSET = 100_000
 LIKE_ESCAPE = "\\"
+
+# The `q` parameter of a list: what `contains_text` looks for.
+SearchText = Annotated[
+    SafeStr,
+    StringConstraints(min_length=1, max_length=100),
+    Field(description="Case-insensitive text to look for; `%` and `_` match themselves."),
+]
 
 
 class PageQuery(BaseModel):
     """`limit` and `offset` query parameters; a feature's list query subclasses this."""
 
+    # Unknown query parameters (a typo such as `totl=10`) are a 422, not silently ignored.
+    model_config = {"extra": "forbid"}
+
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
-def ordering(model: type[Any], order_by: str) -> ColumnElement[Any]:
+async def paginate[T: SQLModel](
+    session: AsyncSession,
+    model: type[T],
+    query: PageQuery,
+    *,
+    order_by: str,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> Page[T]:
+    """One page of `model` rows matching `where`, and how many match in all.
+
+    The total counts under the same conditions as the page. `id` breaks ties in the order, so
+    rows that sort equal keep one order and pages never overlap or skip any of them.
+    """
+    total = (await session.exec(select(func.count()).select_from(model).where(*where))).one()
+    statement = (
+        select(model)
+        .where(*where)
+        .order_by(ordering(model, order_by), col(_column(model, "id")))
+        .limit(query.limit)
+        .offset(query.offset)
+    )
+    items = (await session.exec(statement)).all()
+    return Page(items=items, total=total, limit=query.limit, offset=query.offset)
+
+
+def ordering(model: type[SQLModel], order_by: str) -> ColumnElement[Any]:
     """`"name"` sorts by name ascending, `"-name"` descending.
 
     `order_by` must come from the feature's allowlist (a `Literal` in its schemas), so an
     unknown column is a 422 before it gets here.
     """
-    column: InstrumentedAttribute[Any] = getattr(model, order_by.removeprefix("-"))
+    column = _column(model, order_by.removeprefix("-"))
     return column.desc() if order_by.startswith("-") else column.asc()
+
+
+def equal_to(
+    model: type[SQLModel], query: BaseModel, names: Iterable[str]
+) -> list[ColumnElement[bool]]:
+    """`column == value` for each of `names` the query gives a value (None means "any")."""
+    return [
+        _column(model, name) == getattr(query, name)
+        for name in names
+        if getattr(query, name) is not None
+    ]
+
+
+def contains_text(
+    columns: Sequence[Mapped[str] | Mapped[str | None]], text: str | None
+) -> list[ColumnElement[bool]]:
+    """Case-insensitive "any of these columns contains `text`", `%` and `_` matching themselves.
+
+    A list, empty when there is no text, so it joins the other conditions as it is.
+    """
+    if text is None:
+        return []
+    pattern = f"%{escape_like(text)}%"
+    return [or_(*(column.ilike(pattern, escape=LIKE_ESCAPE) for column in columns))]
 
 
 def escape_like(text: str) -> str:
@@ -38,9 +107,6 @@ def escape_like(text: str) -> str:
     )
 
 
-def contains_text(
-    columns: Sequence[Mapped[str] | Mapped[str | None]], text: str
-) -> ColumnElement[bool]:
-    """Case-insensitive "any of these columns contains `text`", with wildcards escaped."""
-    pattern = f"%{escape_like(text)}%"
-    return or_(*(column.ilike(pattern, escape=LIKE_ESCAPE) for column in columns))
+def _column(model: type[SQLModel], name: str) -> InstrumentedAttribute[Any]:
+    column: InstrumentedAttribute[Any] = getattr(model, name)
+    return column

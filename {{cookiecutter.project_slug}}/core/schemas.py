@@ -1,8 +1,27 @@
-"""API shapes shared by every feature: the error envelope and the page of results."""
+"""API shapes shared by every feature: the error envelope, the page of results, and the input
+types that keep client values inside what the database can store."""
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, get_args
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic.fields import FieldInfo
+
+
+def _refuse_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL: refused here as a 422, not by the database as a 500.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\u0000) characters")
+    return value
+
+
+# Every client-sent string: one rule for both databases.
+SafeStr = Annotated[str, AfterValidator(_refuse_nul)]
+# A datetime with its UTC offset: the columns are timezone-aware, a naive value is a 422.
+TZDatetime = Annotated[datetime, AwareDatetime]
+# What an INTEGER column holds on PostgreSQL (SQLite's is wider; the API promises the smaller).
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
 
 class ErrorDetail(BaseModel):
@@ -31,3 +50,21 @@ class Page[T](BaseModel):
     total: int
     limit: int
     offset: int
+
+
+def reject_nulls[M: BaseModel](data: M, declared: type[BaseModel]) -> M:
+    """The PATCH rule: a field sent as null must be nullable where it is `declared`.
+
+    Update schemas make every field optional so a client can leave it out; leaving it out is
+    not the same as sending `null` for a column that cannot be empty. Call it from the update
+    schema's `model_validator(mode="after")` with the base class that declares the fields.
+    """
+    for name in data.model_fields_set:
+        field = declared.model_fields.get(name)
+        if field is not None and getattr(data, name) is None and not _nullable(field):
+            raise ValueError(f"{name} cannot be null")
+    return data
+
+
+def _nullable(field: FieldInfo) -> bool:
+    return type(None) in get_args(field.annotation) or field.annotation is type(None)

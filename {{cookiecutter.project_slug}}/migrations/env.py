@@ -1,9 +1,7 @@
-"""Alembic environment: async engine, every feature's models, the URL from settings."""
+"""Alembic environment: async engine, the manifest's models, the URL from settings."""
 
 import asyncio
-import importlib
 from logging.config import fileConfig
-from pathlib import Path
 
 from alembic import context
 from alembic.operations.ops import MigrationScript
@@ -11,31 +9,38 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from core.database import create_engine
+from core.database import create_engine, table_models
 from settings import Settings, get_settings
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-FEATURES_DIR = Path(__file__).resolve().parent.parent / "features"
 
-
-def import_feature_models() -> None:
-    """Import every `features/*/models.py` so its tables join `SQLModel.metadata`.
+def manifest_tables() -> set[str]:
+    """The tables of the manifest's `MODELS`: what this database should have, nothing more.
 
     An import error stops the migration: a half-seen model would autogenerate a DROP TABLE.
     """
-    for models_file in sorted(FEATURES_DIR.glob("*/models.py")):
-        module = f"features.{models_file.parent.name}.models"
-        try:
-            importlib.import_module(module)
-        except Exception as exc:
-            raise SystemExit(f"Cannot import {module}: {exc!r}. Fix it before migrating.") from exc
+    try:
+        from features.registry import MODELS
+    except Exception as exc:
+        raise SystemExit(
+            f"Cannot import features/registry.py: {exc!r}. Fix it before migrating."
+        ) from exc
+    return {str(model.__tablename__) for model in table_models(MODELS).values()}
 
 
-import_feature_models()
+MANIFEST_TABLES = manifest_tables()
 target_metadata = SQLModel.metadata
+
+
+def _in_manifest(
+    object_: object, name: str | None, type_: str, reflected: bool, _compare_to: object
+) -> bool:
+    """A table defined in code but missing from the manifest counts as absent: its drop is
+    what autogenerate writes, as for a deleted model."""
+    return type_ != "table" or reflected or name in MANIFEST_TABLES
 
 
 def _settings() -> Settings:
@@ -68,6 +73,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         render_as_batch=True,  # SQLite can only ALTER a table by copying it
         compare_type=True,
         compare_server_default=True,
+        include_object=_in_manifest,
         literal_binds=connection is None,
         process_revision_directives=_skip_empty_autogenerate,
     )

@@ -6,13 +6,14 @@ from typing import Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 
+from core.cli import settings_of
 from core.database import create_engine, create_sessionmaker
 from core.dependencies import committed
 from core.exceptions import AppError
 from features.users import services
 from features.users.permissions import Role
 from features.users.schemas import UserCreate
-from settings import Settings, get_settings
+from settings import Settings
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -38,7 +39,7 @@ def create_superuser(
     ],
 ) -> None:
     """Create an active user with the admin role."""
-    settings = ctx.obj if isinstance(ctx.obj, Settings) else get_settings()
+    settings = settings_of(ctx)
     try:
         data = UserCreate(email=email, password=password)
     except ValidationError as exc:

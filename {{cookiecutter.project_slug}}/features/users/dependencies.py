@@ -1,4 +1,4 @@
-"""Who is calling, and may they: `ActiveUser` in a signature, or
+"""Who is calling, and may they: `CurrentUser` in a signature, or
 `dependencies=[Depends(require_permissions(Permission.USERS_WRITE))]` on a route.
 
 A token whose user was deleted or disabled is refused with 401, like an invalid token: the
@@ -30,41 +30,44 @@ async def get_current_user(
     session: SessionDep,
     settings: SettingsDep,
 ) -> User:
-    """The user the bearer access token names, whether active or not."""
+    """The active user the bearer access token names; 401 for anyone else."""
     if not token:
         raise AuthenticationError
     claims = decode_token(token, "access", settings=settings)
     try:
-        user_id = uuid.UUID(str(claims["sub"]))
-        return await services.get(session=session, user_id=user_id)
+        user = await services.get(session=session, user_id=uuid.UUID(str(claims["sub"])))
     except (ValueError, UserNotFoundError) as exc:
         raise InactiveUserError from exc
-
-
-CurrentUser = Annotated[User, Depends(get_current_user)]
-
-
-async def get_active_user(user: CurrentUser) -> User:
     if not user.is_active:
         raise InactiveUserError
     return user
 
 
-ActiveUser = Annotated[User, Depends(get_active_user)]
+# The one way to name the caller: an active user, by construction.
+CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 def require_permissions(*permissions: Permission) -> Callable[[User], Awaitable[User]]:
-    """A dependency that lets the request through only if the user's role grants every one."""
+    """A dependency that lets the request through only if the user's role grants every one.
+
+    Create it once per permission set at module level (`can_write = require_permissions(...)`):
+    FastAPI then resolves it once per request however many parameters use it.
+    """
 
     required = set(permissions)
 
-    async def check(user: ActiveUser) -> User:
+    async def check(user: CurrentUser) -> User:
         missing = missing_permissions(user.role, required)
         if missing:
             raise PermissionDeniedError(f"Missing permission: {', '.join(sorted(missing))}.")
         return user
 
     return check
+
+
+can_read_users = require_permissions(Permission.USERS_READ)
+can_write_users = require_permissions(Permission.USERS_WRITE)
+UsersAdmin = Annotated[User, Depends(can_write_users)]
 
 
 async def valid_user_id(user_id: uuid.UUID, session: SessionDep) -> User:

@@ -8,7 +8,7 @@ class UserNotFoundError(NotFoundError):
 
 
 class EmailTakenError(ConflictError):
-    message = "A user with this email already exists."
+    """Raised by `core.persistence.flush`; its message names the column (email)."""
 
 
 class InvalidCredentialsError(AuthenticationError):

@@ -2,22 +2,37 @@
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from sqlmodel import Field
+from pydantic import AfterValidator, EmailStr, StringConstraints
+from sqlmodel import Field, SQLModel
 
 from core.database import TableBase
+from core.schemas import SafeStr
 from features.users.permissions import Role
 
 EMAIL_MAX_LENGTH = 320  # 64 for the local part, @, 255 for the domain
+NAME_MAX_LENGTH = 255
+
+# Stored lowercase, so the unique constraint is case-insensitive; login normalises the same way.
+Email = Annotated[EmailStr, AfterValidator(str.lower)]
+FullName = Annotated[
+    SafeStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH)
+]
 
 
-class User(TableBase, table=True):
+class UserBase(SQLModel):
+    """What a client may write about an account: the table, `UserCreate` and `UserRead` share it."""
+
+    email: Email = Field(max_length=EMAIL_MAX_LENGTH, unique=True)
+    full_name: FullName | None = Field(default=None, max_length=NAME_MAX_LENGTH)
+
+
+class User(UserBase, TableBase, table=True):
     __tablename__ = "users"
 
-    # Stored lowercase (schemas normalise it), so the unique constraint is case-insensitive.
-    email: str = Field(max_length=EMAIL_MAX_LENGTH, unique=True)
+    # Private or system columns: only on the table, so no API shape can leak or accept them.
     hashed_password: str = Field(max_length=255)
-    full_name: str | None = Field(default=None, max_length=255)
     role: str = Field(default=Role.USER.value, max_length=20)
     is_active: bool = Field(default=True)
 

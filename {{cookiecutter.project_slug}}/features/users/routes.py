@@ -1,16 +1,16 @@
 """HTTP endpoints of users: sign-up and tokens under /auth, accounts under /users."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from core.dependencies import SessionDep, SettingsDep
-from core.schemas import ErrorResponse, Page
+from core.responses import CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED
+from core.schemas import Page
 from features.users import services, tokens
-from features.users.dependencies import ActiveUser, ValidUser, require_permissions
+from features.users.dependencies import CurrentUser, UsersAdmin, ValidUser, can_read_users
 from features.users.models import User
-from features.users.permissions import Permission
 from features.users.schemas import (
     PasswordChange,
     RefreshRequest,
@@ -22,9 +22,6 @@ from features.users.schemas import (
     UserSelfUpdate,
 )
 
-UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}}
-FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"model": ErrorResponse}}
-
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 router = APIRouter(prefix="/users", tags=["users"], responses=UNAUTHORIZED)
 
@@ -33,7 +30,7 @@ router = APIRouter(prefix="/users", tags=["users"], responses=UNAUTHORIZED)
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses={409: {"model": ErrorResponse, "description": "The email is taken."}},
+    responses=CONFLICT,
 )
 async def register(data: UserCreate, session: SessionDep, settings: SettingsDep) -> User:
     """Create an account with the `user` role."""
@@ -66,20 +63,20 @@ async def logout(data: RefreshRequest, session: SessionDep, settings: SettingsDe
 
 
 @router.get("/me", response_model=UserRead)
-async def read_me(user: ActiveUser) -> User:
+async def read_me(user: CurrentUser) -> User:
     """The signed-in user."""
     return user
 
 
 @router.patch("/me", response_model=UserRead)
-async def update_me(user: ActiveUser, data: UserSelfUpdate, session: SessionDep) -> User:
+async def update_me(user: CurrentUser, data: UserSelfUpdate, session: SessionDep) -> User:
     """Change your own profile."""
     return await services.update_self(session=session, user=user, data=data)
 
 
 @router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(
-    user: ActiveUser, data: PasswordChange, session: SessionDep, settings: SettingsDep
+    user: CurrentUser, data: PasswordChange, session: SessionDep, settings: SettingsDep
 ) -> None:
     """Change your password; every refresh token you hold stops working."""
     await services.change_password(session=session, user=user, data=data, settings=settings)
@@ -89,7 +86,7 @@ async def change_password(
     "",
     response_model=Page[UserRead],
     responses=FORBIDDEN,
-    dependencies=[Depends(require_permissions(Permission.USERS_READ))],
+    dependencies=[Depends(can_read_users)],
 )
 async def list_users(query: Annotated[UserQuery, Query()], session: SessionDep) -> Page[User]:
     """List users, filtered by role or active flag, sorted and paged."""
@@ -99,8 +96,8 @@ async def list_users(query: Annotated[UserQuery, Query()], session: SessionDep) 
 @router.get(
     "/{user_id}",
     response_model=UserRead,
-    responses={**FORBIDDEN, 404: {"model": ErrorResponse}},
-    dependencies=[Depends(require_permissions(Permission.USERS_READ))],
+    responses={**FORBIDDEN, **NOT_FOUND},
+    dependencies=[Depends(can_read_users)],
 )
 async def get_user(user: ValidUser) -> User:
     """Read one user."""
@@ -110,11 +107,11 @@ async def get_user(user: ValidUser) -> User:
 @router.patch(
     "/{user_id}",
     response_model=UserRead,
-    responses={**FORBIDDEN, 404: {"model": ErrorResponse}},
+    responses={**FORBIDDEN, **NOT_FOUND},
 )
 async def update_user(
     # The permission check comes first: no 404 tells a stranger whether an id exists.
-    admin: Annotated[User, Depends(require_permissions(Permission.USERS_WRITE))],
+    admin: UsersAdmin,
     user: ValidUser,
     data: UserAdminUpdate,
     session: SessionDep,
@@ -126,10 +123,10 @@ async def update_user(
 @router.post(
     "/{user_id}/deactivate",
     response_model=UserRead,
-    responses={**FORBIDDEN, 404: {"model": ErrorResponse}},
+    responses={**FORBIDDEN, **NOT_FOUND},
 )
 async def deactivate_user(
-    admin: Annotated[User, Depends(require_permissions(Permission.USERS_WRITE))],
+    admin: UsersAdmin,
     user: ValidUser,
     session: SessionDep,
 ) -> User:

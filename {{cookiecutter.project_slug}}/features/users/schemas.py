@@ -4,34 +4,24 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    EmailStr,
-    Field,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from core.pagination import PageQuery
+from core.schemas import reject_nulls
+from features.users.models import FullName, User, UserBase
 from features.users.permissions import Role
 
 PASSWORD_MIN_LENGTH = 8
 # argon2 has no length limit, but an unbounded password is a cheap way to burn server CPU.
 PASSWORD_MAX_LENGTH = 128
 
-Email = Annotated[EmailStr, AfterValidator(str.lower)]
 Password = Annotated[
     str, StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
 ]
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 
 
-class UserCreate(BaseModel):
-    email: Email
+class UserCreate(UserBase):
     password: Password
-    full_name: FullName | None = None
 
 
 class UserSelfUpdate(BaseModel):
@@ -48,10 +38,7 @@ class UserAdminUpdate(BaseModel):
     @model_validator(mode="after")
     def _refuse_null_for_required_columns(self) -> Self:
         # Omit a field to leave it alone; only the name may be cleared with null.
-        for name in ("role", "is_active"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
+        return reject_nulls(self, User)
 
 
 class PasswordChange(BaseModel):
@@ -59,12 +46,8 @@ class PasswordChange(BaseModel):
     new_password: Password
 
 
-class UserRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class UserRead(UserBase):
     id: uuid.UUID
-    email: str
-    full_name: str | None
     role: Role
     is_active: bool
     created_at: datetime

@@ -2,14 +2,12 @@
 
 import uuid
 
-from sqlalchemy import ColumnElement, func
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.database import unique_violation_column
-from core.pagination import ordering
-from core.schemas import ErrorDetail, Page
+from core.pagination import equal_to, paginate
+from core.persistence import flush
+from core.schemas import Page
 from core.security import hash_password, verify_and_update_password
 from features.users import tokens
 from features.users.exceptions import (
@@ -31,28 +29,23 @@ from features.users.schemas import (
 )
 from settings import Settings
 
+# What the admin list filters on: `UserQuery` fields named like the columns.
+FILTERS = ("role", "is_active")
+
 
 async def register(
     *, session: AsyncSession, data: UserCreate, settings: Settings, role: Role = Role.USER
 ) -> User:
-    user = User(
-        email=data.email,
-        full_name=data.full_name,
-        hashed_password=await hash_password(data.password, settings=settings),
-        role=role,
+    user = User.model_validate(
+        data,
+        update={
+            "hashed_password": await hash_password(data.password, settings=settings),
+            "role": role,
+        },
     )
     session.add(user)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        # Two sign-ups racing for one email: the database decides, the loser gets a 409.
-        if unique_violation_column(exc, User.__tablename__) == "email":
-            raise EmailTakenError(
-                details=[
-                    ErrorDetail(loc=["body", "email"], message="Already taken.", type="unique")
-                ]
-            ) from exc
-        raise
+    # Two sign-ups racing for one email: the unique index decides, the loser gets a 409.
+    await flush(session, User, not_found=UserNotFoundError, conflict=EmailTakenError)
     return user
 
 
@@ -69,7 +62,7 @@ async def authenticate(
         raise InvalidCredentialsError
     if new_hash is not None:  # hashed with older parameters: store the upgraded hash
         user.hashed_password = new_hash
-        await session.flush()
+        await flush(session, User, not_found=UserNotFoundError)
     return user
 
 
@@ -81,32 +74,21 @@ async def get(*, session: AsyncSession, user_id: uuid.UUID) -> User:
 
 
 async def get_by_email(*, session: AsyncSession, email: str) -> User | None:
+    if "\x00" in email:  # no stored email has one, and PostgreSQL cannot compare it
+        return None
     statement = select(User).where(col(User.email) == email.strip().lower())
     return (await session.exec(statement)).first()
 
 
 async def search(*, session: AsyncSession, query: UserQuery) -> Page[User]:
-    conditions: list[ColumnElement[bool]] = []
-    if query.role is not None:
-        conditions.append(col(User.role) == query.role)
-    if query.is_active is not None:
-        conditions.append(col(User.is_active) == query.is_active)
-    total = (await session.exec(select(func.count()).select_from(User).where(*conditions))).one()
-    statement = (
-        select(User)
-        .where(*conditions)
-        .order_by(ordering(User, query.order_by), col(User.id))
-        .limit(query.limit)
-        .offset(query.offset)
+    return await paginate(
+        session, User, query, order_by=query.order_by, where=equal_to(User, query, FILTERS)
     )
-    items = (await session.exec(statement)).all()
-    return Page(items=items, total=total, limit=query.limit, offset=query.offset)
 
 
 async def update_self(*, session: AsyncSession, user: User, data: UserSelfUpdate) -> User:
-    for name, value in data.model_dump(exclude_unset=True).items():
-        setattr(user, name, value)
-    await session.flush()
+    user.sqlmodel_update(data.model_dump(exclude_unset=True))
+    await flush(session, User, not_found=UserNotFoundError)
     return user
 
 
@@ -119,11 +101,10 @@ async def update_by_admin(
         changes.get("role", user.role) != user.role or changes.get("is_active") is False
     ):
         raise SelfLockoutError
-    for name, value in changes.items():
-        setattr(user, name, value)
+    user.sqlmodel_update(changes)
     if changes.get("is_active") is False:
         await tokens.revoke_all(session=session, user=user)
-    await session.flush()
+    await flush(session, User, not_found=UserNotFoundError)
     return user
 
 
@@ -144,4 +125,4 @@ async def change_password(
     user.hashed_password = await hash_password(data.new_password, settings=settings)
     # Signed-in devices must sign in again with the new password.
     await tokens.revoke_all(session=session, user=user)
-    await session.flush()
+    await flush(session, User, not_found=UserNotFoundError)

@@ -14,9 +14,9 @@ from jose import jwt
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.security import create_token
-from features.users.tests.conftest import Account
 from features.users.tests.test_auth import assert_error
 from settings import Settings
+from tests.accounts import Account
 
 
 def b64(data: dict[str, Any]) -> str:

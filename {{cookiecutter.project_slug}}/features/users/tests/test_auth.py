@@ -9,8 +9,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core import security
 from features.users import services
 from features.users.exceptions import InvalidCredentialsError
-from features.users.tests.conftest import PASSWORD, Account, login
 from settings import Settings
+from tests.accounts import PASSWORD, Account, login
 
 
 def assert_error(response: Response, status: int, code: str) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from core.database import create_engine
 from features.users.commands import app
 from features.users.models import User
-from features.users.tests.conftest import PASSWORD
 from settings import Settings
+from tests.accounts import PASSWORD
 
 runner = CliRunner()
 EMAIL = "root@example.com"
@@ -67,7 +67,7 @@ def test_a_taken_email_is_one_line_on_stderr_and_exit_status_1(
     result = runner.invoke(app, args, obj=test_settings)
 
     assert result.exit_code == 1
-    assert result.stderr == "error: A user with this email already exists.\n"
+    assert result.stderr == "error: email is already taken.\n"
 
 
 @pytest.mark.parametrize(

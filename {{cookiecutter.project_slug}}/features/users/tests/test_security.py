@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import security
-from features.users.tests.conftest import PASSWORD, Account, login
 from settings import Settings
+from tests.accounts import PASSWORD, Account, login
 
 
 async def test_passwords_are_argon2id_and_verify(test_settings: Settings) -> None:

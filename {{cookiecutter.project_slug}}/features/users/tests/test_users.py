@@ -4,8 +4,8 @@ import pytest
 from httpx import AsyncClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from features.users.tests.conftest import Account, login
 from features.users.tests.test_auth import assert_error
+from tests.accounts import Account, login
 
 
 async def test_me_reads_and_updates_your_own_profile(client: AsyncClient, alice: Account) -> None:

@@ -1,8 +1,11 @@
-"""Users and tokens for tests: a signed-up user, an admin, and their bearer headers."""
+"""Accounts for tests in any feature: users with a role, their bearer headers, a real login.
+
+The fixtures built on these (`alice`, `admin`, `user_client`, `admin_client`) are in the
+project's root `conftest.py`; import from here what a test calls directly.
+"""
 
 from dataclasses import dataclass
 
-import pytest
 from httpx import AsyncClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,6 +45,7 @@ async def make_account(
 
 
 def bearer(user: User, settings: Settings) -> dict[str, str]:
+    """The `Authorization` header of a fresh access token for `user`."""
     token = create_token(str(user.id), "access", settings=settings).token
     return {"Authorization": f"Bearer {token}"}
 
@@ -51,13 +55,3 @@ async def login(client: AsyncClient, email: str, password: str = PASSWORD) -> di
     assert response.status_code == 200, response.text
     tokens: dict[str, str] = response.json()
     return tokens
-
-
-@pytest.fixture
-async def alice(session: AsyncSession, test_settings: Settings) -> Account:
-    return await make_account(session, test_settings, "alice@example.com")
-
-
-@pytest.fixture
-async def admin(session: AsyncSession, test_settings: Settings) -> Account:
-    return await make_account(session, test_settings, "admin@example.com", Role.ADMIN)

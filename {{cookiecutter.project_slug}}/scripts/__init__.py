@@ -1,0 +1,1 @@
+"""Project scripts: `make feature` (scripts/feature.py) and its helpers."""
