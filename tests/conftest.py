@@ -112,9 +112,9 @@ def leftover_jinja(project: Path) -> list[str]:
     return found
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards; its SQLAlchemy URL.
 
     PostgreSQL is part of this project's test environment: if it is not running, this fails.
     """
@@ -130,6 +130,13 @@ def postgres_url() -> Iterator[str]:
             yield f"postgresql+asyncpg://{info.user}@{info.host}:{info.port}/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test."""
+    with postgres_database() as url:
+        yield url
 
 
 def free_port() -> int:
@@ -181,3 +188,29 @@ def serve(
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
+
+
+# Every supported field type and modifier, and every access option, across five features.
+FEATURES: dict[str, list[str]] = {
+    "customers": [],  # the default fields (name:str description:text?), protected
+    "orders": [
+        "FIELDS=code:str:12:unique title:str:3 note:text? quantity:int:unique? ratio:float? "
+        "total:decimal:10,4 paid:bool due:date? placed_at:datetime ref:uuid:unique? "
+        "ship_on:date:unique"
+    ],
+    "order_items": ["FIELDS=label:str? weight:float amount:decimal placed_at:datetime:unique"],
+    "notes": ["OWNED=yes", "FIELDS=title:str body:text?"],
+    "tags": ["AUTH=public", "FIELDS=label:str:40:unique"],
+}
+
+
+@pytest.fixture(scope="session")
+def feature_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A baked project with `FEATURES` added and migrated (tests in xdist group "feature")."""
+    project = bake(tmp_path_factory.mktemp("feature"))
+    run(["uv", "sync", "--locked", "--compile-bytecode"], project)
+    for name, args in FEATURES.items():
+        result = run(["make", "feature", f"NAME={name}", *args], project)
+        assert f"Created features/{name}/" in result.stdout
+    run(["make", "migrate", "MSG=add shop"], project)
+    return project

@@ -3,28 +3,21 @@
 import ast
 import hashlib
 import json
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import bake, get_status, run, serve
+from tests.conftest import FEATURES, run
 
-# One worker bakes the project once; its tests then run in order on it.
+# The session's one project with features (conftest's `feature_project`), on one worker.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("feature")]
-
-# Every supported type and modifier, across three features added one after another.
-FEATURES = {
-    "customers": "",  # the default fields: name:str description:text?
-    "orders": (
-        "code:str:12:unique title:str:3 note:text? quantity:int:unique? ratio:float? "
-        "total:decimal:10,4 paid:bool due:date? placed_at:datetime ref:uuid:unique? "
-        "ship_on:date:unique"
-    ),
-    "order_items": "label:str? weight:float amount:decimal placed_at:datetime:unique",
-}
+FILES = {
+    "__init__.py", "models.py", "schemas.py", "services.py", "dependencies.py", "exceptions.py",
+    "routes.py", "tests/__init__.py", "tests/factories.py", "tests/test_routes.py",
+    "tests/test_services.py",
+}  # fmt: skip
 
 
 def snapshot(project: Path) -> dict[str, str]:
@@ -37,50 +30,58 @@ def snapshot(project: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = bake(tmp_path_factory.mktemp("feature"))
-    run(["uv", "sync", "--locked", "--compile-bytecode"], project)
-    for name, fields in FEATURES.items():
-        result = run(["make", "feature", f"NAME={name}", f"FIELDS={fields}"], project)
-        assert f"Created features/{name}/" in result.stdout
-    run(["make", "migrate", "MSG=add shop"], project)
-    return project
+def manifest_list(project: Path, name: str) -> list[str]:
+    tree = ast.parse((project / "features" / "registry.py").read_text())
+    (value,) = [
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.AnnAssign) and ast.unparse(node.target) == name
+    ]
+    assert isinstance(value, ast.List | ast.Dict)
+    elements = value.elts if isinstance(value, ast.List) else value.values
+    return [ast.unparse(element) for element in elements]
 
 
 def test_each_feature_has_every_layer_and_its_tests(project: Path) -> None:
     for name in FEATURES:
-        files = {p.relative_to(project / "features" / name).as_posix() for p in
-                 (project / "features" / name).rglob("*.py")}  # fmt: skip
-        assert files == {
-            "__init__.py",
-            "models.py",
-            "schemas.py",
-            "services.py",
-            "dependencies.py",
-            "exceptions.py",
-            "routes.py",
-            "tests/__init__.py",
-            "tests/factories.py",
-            "tests/test_routes.py",
-            "tests/test_services.py",
-        }
-        assert "fastapi" not in (project / "features" / name / "services.py").read_text()
+        folder = project / "features" / name
+        assert {p.relative_to(folder).as_posix() for p in folder.rglob("*.py")} == FILES
+        assert "fastapi" not in (folder / "services.py").read_text()
 
 
-def test_every_router_is_registered_once_and_the_existing_ones_stay(project: Path) -> None:
-    registry = (project / "features" / "registry.py").read_text()
-    (routers,) = [
-        node.value
-        for node in ast.parse(registry).body
-        if isinstance(node, ast.AnnAssign) and ast.unparse(node.target) == "ROUTERS"
-    ]
-    assert isinstance(routers, ast.List)
-    entries = [ast.unparse(element) for element in routers.elts]
+def test_the_manifest_lists_each_feature_once_and_keeps_the_existing_entries(
+    project: Path,
+) -> None:
+    routers = ["users_auth_router", "users_router", *(f"{n}_router" for n in FEATURES)]
+    models = ["users_models", *(f"{n}_models" for n in FEATURES)]
 
-    assert entries == ["users_auth_router", "users_router", *(f"{n}_router" for n in FEATURES)]
-    for name in FEATURES:
-        assert registry.count(f"from features.{name}.routes import router as {name}_router") == 1
+    assert manifest_list(project, "ROUTERS") == routers
+    assert manifest_list(project, "MODELS") == models
+
+
+def test_permissions_are_added_with_grants_for_ordinary_users(project: Path) -> None:
+    source = (project / "features" / "users" / "permissions.py").read_text()
+
+    for name in ("customers", "orders", "order_items", "notes"):
+        assert f'{name.upper()}_WRITE = "{name}:write"' in source
+    assert 'NOTES_ADMIN = "notes:admin"' in source
+    assert "TAGS_" not in source  # public: no permissions
+    grants = source[source.index("USER_PERMISSIONS") : source.index("ROLE_PERMISSIONS")]
+    assert "Permission.ORDERS_READ" in grants
+    assert "Permission.ORDERS_WRITE" not in grants  # shared rows: admins write
+    assert "Permission.NOTES_WRITE" in grants  # owned rows: everyone writes their own
+
+
+def test_fields_are_declared_once_and_services_hold_only_their_queries(project: Path) -> None:
+    orders = project / "features" / "orders"
+    models, schemas = (orders / "models.py").read_text(), (orders / "schemas.py").read_text()
+    services = (orders / "services.py").read_text()
+
+    assert models.count("code: SafeStr") == 1
+    assert "class OrderCreate(OrderBase):" in schemas
+    assert "class OrderRead(OrderBase):" in schemas
+    for generic in ("func.count", "order_by(", "IntegrityError", "StaleDataError", "limit("):
+        assert generic not in services, generic
 
 
 def test_the_migration_creates_every_table_with_explicit_lengths(project: Path) -> None:
@@ -92,6 +93,7 @@ def test_the_migration_creates_every_table_with_explicit_lengths(project: Path) 
     assert "AutoString(length=12)" in source
     assert "sa.Numeric(precision=10, scale=4)" in source
     assert 'name=op.f("uq_orders_code")' in source
+    assert 'name=op.f("fk_notes_owner_id_users"),\n            ondelete="CASCADE"' in source
 
 
 def test_static_checks_stay_clean(project: Path) -> None:
@@ -122,13 +124,25 @@ def test_migrations_apply_and_leave_no_drift(project: Path) -> None:
     run(["make", "upgrade"], project)
 
 
-def test_every_feature_is_in_the_openapi_document(project: Path) -> None:
-    script = "import json, main; print(json.dumps(sorted(main.app.openapi()['paths'])))"
-    paths = json.loads(run(["uv", "run", "python", "-c", script], project).stdout)
+def openapi(project: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    script = "import json, main; print(json.dumps(main.app.openapi()['paths']))"
+    paths: dict[str, dict[str, dict[str, Any]]] = json.loads(
+        run(["uv", "run", "python", "-c", script], project).stdout
+    )
+    return paths
 
-    for url in ("/customers", "/orders", "/order-items"):
-        assert url in paths
-        assert f"{url}/{{{url.strip('/').replace('-', '_').removesuffix('s')}_id}}" in paths
+
+def test_protected_operations_declare_their_security_and_public_ones_none(project: Path) -> None:
+    paths = openapi(project)
+
+    for url, singular in (("/orders", "order"), ("/notes", "note"), ("/order-items", "order_item")):
+        for operations in (paths[url], paths[f"{url}/{{{singular}_id}}"]):
+            for operation in operations.values():
+                assert operation["security"] == [{"OAuth2PasswordBearer": []}]
+                assert {"401", "403"} <= set(operation["responses"])
+    for operation in [*paths["/tags"].values(), *paths["/tags/{tag_id}"].values()]:
+        assert "security" not in operation
+        assert "401" not in operation["responses"]
 
 
 @pytest.mark.parametrize(
@@ -139,10 +153,6 @@ def test_every_feature_is_in_the_openapi_document(project: Path) -> None:
         (["NAME=order-lines"], "is not a lowercase snake_case identifier"),
         (["NAME=2fa"], "is not a lowercase snake_case identifier"),
         (["NAME=class"], "is a Python keyword"),
-        (["NAME=json"], "would shadow the installed module 'json'"),
-        (["NAME=typing"], "would shadow the installed module 'typing'"),
-        (["NAME=fastapi"], "would shadow the installed module 'fastapi'"),
-        (["NAME=sqlmodel"], "would shadow the installed module 'sqlmodel'"),
         (["NAME=core"], "is the name of a project module"),
         (["NAME=features"], "is the name of a project module"),
         (["NAME=tests"], "is the name of a project module"),
@@ -155,10 +165,15 @@ def test_every_feature_is_in_the_openapi_document(project: Path) -> None:
         (["NAME=invoices", "FIELDS=total"], "FIELDS entry 'total' is not NAME:TYPE"),
         (["NAME=invoices", "FIELDS=total:int:big"], "has an unknown option 'big'"),
         (["NAME=invoices", "FIELDS=id:int"], "uses the reserved field name 'id'"),
+        (["NAME=invoices", "FIELDS=owner_id:uuid"], "uses the reserved field name 'owner_id'"),
+        (["NAME=invoices", "FIELDS=model_config:str"], "uses the reserved field name"),
         (["NAME=invoices", "FIELDS=Total:int"], "has an invalid field name 'Total'"),
         (["NAME=invoices", "FIELDS=paid:bool:unique"], "marks a bool field unique"),
         (["NAME=invoices", "FIELDS=total:decimal:4,6"], "needs 0 <= SCALE < PRECISION"),
         (["NAME=invoices", "FIELDS=a:int a:str"], "FIELDS names a more than once"),
+        (["NAME=invoices", "AUTH=private"], "AUTH='private' must be protected"),
+        (["NAME=invoices", "OWNED=maybe"], "OWNED='maybe' must be yes or no"),
+        (["NAME=invoices", "OWNED=yes", "AUTH=public"], "OWNED=yes needs a caller"),
     ],
 )
 def test_a_refusal_is_one_line_and_changes_nothing(
@@ -175,6 +190,19 @@ def test_a_refusal_is_one_line_and_changes_nothing(
     assert snapshot(project) == before
 
 
+def test_an_unknown_argument_is_refused(project: Path) -> None:
+    result = run(
+        ["uv", "run", "python", "-m", "scripts.feature", "NAME=invoices", "OWNER=yes"],
+        project,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: unknown argument 'OWNER=yes'; expected NAME, FIELDS, AUTH, OWNED\n"
+    )
+
+
 def test_a_refused_field_spec_names_the_accepted_types(project: Path) -> None:
     result = run(["make", "feature", "NAME=invoices", "FIELDS=total:money"], project, check=False)
 
@@ -182,52 +210,104 @@ def test_a_refused_field_spec_names_the_accepted_types(project: Path) -> None:
         assert type_name in result.stderr
 
 
-def test_a_registry_without_a_routers_list_is_refused_untouched(
-    tmp_path_factory: pytest.TempPathFactory,
+@pytest.mark.parametrize(
+    ("path", "text", "message"),
+    [
+        ("features/registry.py", "# I moved the routers elsewhere\n", "has no `ROUTERS = ...`"),
+        ("features/users/permissions.py", "ROLES = {}\n", "has no `class Permission`"),
+    ],
+)
+def test_a_manifest_in_another_shape_is_refused_untouched(
+    project: Path, path: str, text: str, message: str
 ) -> None:
-    project = bake(tmp_path_factory.mktemp("registry"))
-    run(["uv", "sync", "--locked", "--compile-bytecode"], project)
+    edited = project / path
+    original = edited.read_text()
+    edited.write_text(text)
+    try:
+        before = snapshot(project)
+
+        result = run(["make", "feature", "NAME=invoices"], project, check=False)
+
+        assert result.returncode != 0
+        assert message in result.stderr
+        assert snapshot(project) == before
+    finally:
+        edited.write_text(original)
+
+
+# Each breaks one rule of core's shared helpers; the project's own tests must notice.
+MUTATIONS = {
+    "filter-blind total": (
+        "core/pagination.py",
+        "select(func.count()).select_from(model).where(*where)",
+        "select(func.count()).select_from(model)",
+        "test_the_total_counts_every_match_under_the_same_filters",
+    ),
+    "no id tie-break": (
+        "core/pagination.py",
+        '.order_by(ordering(model, order_by), col(_column(model, "id")))',
+        ".order_by(ordering(model, order_by))",
+        "test_rows_that_sort_equal_are_ordered_by_id_so_pages_never_overlap",
+    ),
+    "a deleted-meanwhile delete succeeds": (
+        "core/persistence.py",
+        "result = await session.exec(sql_delete(model).where(col(model.id) == row.id))\n"
+        "    if result.rowcount == 0:\n        raise not_found\n",
+        "await session.delete(row)\n    await session.flush()\n",
+        "test_deleting_a_row_deleted_meanwhile_is_not_found",
+    ),
+}
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_breaking_a_shared_rule_fails_the_projects_tests(project: Path, mutation: str) -> None:
+    path, original, broken, failing = MUTATIONS[mutation]
+    module = project / path
+    source = module.read_text()
+    assert source.count(original) == 1
+    module.write_text(source.replace(original, broken))
+    try:
+        result = run(["uv", "run", "pytest", "-q"], project, check=False)
+    finally:
+        module.write_text(source)
+
+    assert result.returncode == 1
+    failed = re.findall(r"^FAILED \S+::(\w+)", result.stdout, re.MULTILINE)
+    assert failing in failed, result.stdout[-3000:]
+
+
+def test_a_feature_left_out_of_the_manifest_is_invisible_everywhere(project: Path) -> None:
     registry = project / "features" / "registry.py"
-    registry.write_text("# I moved the routers elsewhere\n")
-    before = snapshot(project)
+    original = registry.read_text()
+    registry.write_text(
+        "".join(
+            line
+            for line in original.splitlines(keepends=True)
+            if "orders_" not in line and '"users": users_commands' not in line
+        )
+    )
+    try:
+        paths = openapi(project)
+        shell = run(
+            ["uv", "run", "python", "manage.py", "shell", "--plain", "-c", "print(sorted(dir()))"],
+            project,
+        )
+        cli = run(["uv", "run", "python", "manage.py", "users", "--help"], project, check=False)
+        check = run(["uv", "run", "alembic", "check"], project, check=False)
+    finally:
+        registry.write_text(original)
 
-    result = run(["make", "feature", "NAME=invoices"], project, check=False)
+    assert "/orders" not in paths
+    assert "/customers" in paths
+    assert "'Order'" not in shell.stdout
+    assert "'Customer'" in shell.stdout
+    assert cli.returncode != 0
+    assert "No such command 'users'" in cli.stdout + cli.stderr
+    assert check.returncode != 0
+    assert "remove_table" in check.stdout + check.stderr
+    assert "'orders'" in check.stdout + check.stderr
 
-    assert result.returncode != 0
-    assert "has no `ROUTERS = [...]` list" in result.stderr
-    assert snapshot(project) == before
 
-
-def test_racing_duplicates_over_a_real_server_are_one_201_and_409s(
-    project: Path, postgres_url: str
-) -> None:
-    """Concurrent clients on PostgreSQL: the unique index decides, and no one sees a 500.
-
-    Also: every 201 can be read back by the client's very next request.
-    """
-    env = {"DATABASE_URL": postgres_url, "ENVIRONMENT": "development"}
-    run(["uv", "run", "alembic", "upgrade", "head"], project, env=env)
-    body = json.dumps(
-        {"code": "RACE-1", "title": "abc", "quantity": 7, "total": "1.5", "paid": True,
-         "placed_at": "2026-01-15T10:30:00Z", "ship_on": "2026-03-01"}
-    ).encode()  # fmt: skip
-
-    with serve(project, env) as base_url:
-
-        def post(_: int) -> tuple[int, str]:
-            request = urllib.request.Request(
-                f"{base_url}/orders", data=body, headers={"Content-Type": "application/json"}
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    return response.status, response.read().decode()
-            except urllib.error.HTTPError as exc:
-                return exc.code, exc.read().decode()
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            results = list(pool.map(post, range(8)))
-
-        statuses = sorted(status for status, _ in results)
-        assert statuses == [201] + [409] * 7, results
-        created = json.loads(next(text for status, text in results if status == 201))
-        assert get_status(f"{base_url}/orders/{created['id']}") == 200
+@pytest.fixture
+def project(feature_project: Path) -> Path:
+    return feature_project

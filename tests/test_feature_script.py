@@ -1,69 +1,203 @@
-"""The pieces of `scripts/feature.py` that are easy to get subtly wrong, tested directly."""
+"""`make feature`'s pieces, tested directly and fast: field specs, names, the manifest edits,
+import blocks, and every template rendered and checked for every field type and option."""
 
 import importlib.util
+import subprocess
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from tests.conftest import TEMPLATE_DIR
 
+SCRIPTS = TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "scripts"
 
-def load_feature_script() -> ModuleType:
-    path = TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "scripts" / "feature.py"
-    spec = importlib.util.spec_from_file_location("feature_script", path)
+
+def load_scripts() -> ModuleType:
+    """The baked project's `scripts` package, imported under its own name from the template."""
+    spec = importlib.util.spec_from_file_location(
+        "scripts", SCRIPTS / "__init__.py", submodule_search_locations=[str(SCRIPTS)]
+    )
     assert spec is not None
     assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    return module
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["scripts"] = package
+    spec.loader.exec_module(package)
+    return package
 
 
-feature_script = load_feature_script()
-ORDERS = feature_script.Feature("orders", ())
+load_scripts()
+from scripts import feature, fields, imports, manifest  # type: ignore[import-not-found]  # noqa: E402
+
+# Render from the template repo's own feature-template/, as a bake copies it.
+feature.TEMPLATE_DIR = TEMPLATE_DIR / "feature-template"
+ALL_TYPES = (
+    " ".join(
+        f"f_{name}:{name}{':unique' if kind.unique else ''}" for name, kind in fields.TYPES.items()
+    )
+    + " maybe_str:str:20? maybe_text:text? maybe_int:int?"
+)
 
 
 @pytest.mark.parametrize(
-    ("source", "expected_list"),
+    "options",
     [
-        ("ROUTERS: list[APIRouter] = []\n", "ROUTERS: list[APIRouter] = [\n    orders_router,\n]"),
+        {"AUTH": "protected", "OWNED": "no"},
+        {"AUTH": "protected", "OWNED": "yes"},
+        {"AUTH": "public", "OWNED": "no"},
+    ],
+    ids=["protected", "owned", "public"],
+)
+def test_every_template_renders_lint_clean_python_for_every_field_type(
+    tmp_path: Path, options: dict[str, str]
+) -> None:
+    spec = feature.feature_from({"NAME": "widget_parts", "FIELDS": ALL_TYPES, **options})
+    package = tmp_path / "features" / "widget_parts"
+    for first_party in ("core", "tests", "features/users"):  # as in a baked project
+        (tmp_path / first_party).mkdir(parents=True)
+        (tmp_path / first_party / "__init__.py").touch()
+    (tmp_path / "settings.py").touch()
+
+    written = feature.render(spec, package)
+
+    assert {path.relative_to(package).as_posix() for path in written} == {
+        "__init__.py", "dependencies.py", "exceptions.py", "models.py", "routes.py",
+        "schemas.py", "services.py", "tests/__init__.py", "tests/factories.py",
+        "tests/test_routes.py", "tests/test_services.py",
+    }  # fmt: skip
+    for path in written:
+        compile(path.read_text(), str(path), "exec")
+    ruff = [sys.executable, "-m", "ruff"]
+    isolated = ["--isolated", "--target-version", "py312", "--line-length", "100"]
+    isolated += ["--config", 'lint.isort.known-first-party=["core", "features", "tests"]']
+    # Unused imports straight from the templates: no `ruff --fix` tidies them away.
+    unused = [*ruff, "check", *isolated, "--select", "F", "."]
+    result = subprocess.run(unused, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
+    # `make feature` runs the formatter (it wraps long lines); then sorting and style hold.
+    subprocess.run([*ruff, "format", *isolated, "."], cwd=tmp_path, check=True, capture_output=True)
+    style = [*ruff, "check", *isolated, "--select", "E,W,I,F", "."]
+    result = subprocess.run(style, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
+
+
+def test_a_public_feature_asks_nothing_of_the_caller(tmp_path: Path) -> None:
+    spec = feature.feature_from({"NAME": "tags", "FIELDS": "label:str", "AUTH": "public"})
+
+    feature.render(spec, tmp_path)
+
+    for module in ("routes.py", "dependencies.py"):
+        source = (tmp_path / module).read_text()
+        assert "users" not in source
+        assert "Permission" not in source
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
         (
-            "ROUTERS: list[APIRouter] = [a_router]\n",
-            "ROUTERS: list[APIRouter] = [a_router, orders_router,]",
+            "ROUTERS: list[APIRouter] = []\n",
+            "ROUTERS: list[APIRouter] = [\n    orders_router,\n]\n",
         ),
         (
-            "ROUTERS: list[APIRouter] = [\n    a_router,  # first\n]\n",
-            "ROUTERS: list[APIRouter] = [\n    a_router,  # first\n    orders_router,\n]",
+            "ROUTERS = [\n    a_router,  # first\n]\n",
+            "ROUTERS = [\n    a_router,  # first\n    orders_router,\n]\n",
         ),
-        ("ROUTERS = [\n    a_router,\n]\n", "ROUTERS = [\n    a_router,\n    orders_router,\n]"),
+        (
+            "X = 1\nROUTERS = [\n    a_router,\n]\nY = [\n]\n",
+            "    a_router,\n    orders_router,\n]\nY",
+        ),
     ],
 )
-def test_the_router_is_appended_and_imported_keeping_the_users_lines(
-    source: str, expected_list: str
-) -> None:
-    header = '"""Doc."""\n\nfrom fastapi import APIRouter  # kept\n\n'
+def test_an_entry_is_added_as_a_line_keeping_the_users_lines(source: str, expected: str) -> None:
+    result = manifest.add_entries(source, "ROUTERS", ["orders_router"], path="registry.py")
 
-    result = feature_script.registry_with(ORDERS, header + source)
+    assert expected in result
+    assert manifest.add_entries(result, "ROUTERS", ["orders_router"], path="r") == result
 
-    assert result.startswith(
-        '"""Doc."""\n\nfrom fastapi import APIRouter  # kept\n'
-        "from features.orders.routes import router as orders_router\n"
+
+@pytest.mark.parametrize(
+    "source", ["ROUTERS = make_routers()\n", "routers = []\n", "", "ROUTERS = [a_router]\n"]
+)
+def test_a_list_in_another_shape_is_refused(source: str) -> None:
+    with pytest.raises(manifest.ManifestError, match="nothing was changed"):
+        manifest.add_entries(source, "ROUTERS", ["orders_router"], path="registry.py")
+
+
+def test_imports_join_the_features_imports_in_isort_order() -> None:
+    source = (
+        '"""Doc."""\n\nimport typer\n\n'
+        "from features.users import models as users_models\n"
+        "from features.users.routes import router as users_router\n\nROUTERS = []\n"
     )
-    assert expected_list in result
-    compile(result, "registry.py", "exec")
+    new = [
+        "from features.orders import models as orders_models",
+        "from features.zebras.routes import router as zebras_router",
+    ]
+
+    result = manifest.add_imports(source, new)
+
+    assert result.splitlines()[4:8] == [
+        "from features.orders import models as orders_models",
+        "from features.users import models as users_models",
+        "from features.users.routes import router as users_router",
+        "from features.zebras.routes import router as zebras_router",
+    ]
+    assert manifest.add_imports(result, new) == result
 
 
-def test_registering_twice_changes_nothing() -> None:
-    once = feature_script.registry_with(ORDERS, "from x import y\n\nROUTERS = []\n")
+def test_permissions_are_added_to_the_enum() -> None:
+    source = 'class Permission(StrEnum):\n    A_READ = "a:read"\n\n\nX = 1\n'
 
-    assert feature_script.registry_with(ORDERS, once) == once
+    result = manifest.add_enum_members(
+        source, "Permission", {"B_READ": "b:read", "A_READ": "a:read"}, path="p.py"
+    )
+
+    assert result == (
+        'class Permission(StrEnum):\n    A_READ = "a:read"\n    B_READ = "b:read"\n\n\nX = 1\n'
+    )
 
 
-@pytest.mark.parametrize("source", ["ROUTERS = make_routers()\n", "routers = []\n", ""])
-def test_a_registry_without_a_routers_list_is_refused(source: str) -> None:
-    with pytest.raises(feature_script.FeatureError, match=r"no `ROUTERS = \[...\]` list"):
-        feature_script.registry_with(ORDERS, source)
+def test_an_import_block_is_grouped_merged_and_sorted() -> None:
+    block = imports.import_block(
+        [
+            "from core.schemas import reject_nulls",
+            "import uuid",
+            "from sqlmodel import SQLModel",
+            "from core.schemas import SafeStr",
+            "from datetime import datetime",
+            "",
+            "from core.responses import PROTECTED",
+            "from fastapi import status, APIRouter",
+        ]
+    )
+
+    assert block == (
+        "import uuid\nfrom datetime import datetime\n\n"
+        "from fastapi import APIRouter, status\nfrom sqlmodel import SQLModel\n\n"
+        "from core.responses import PROTECTED\nfrom core.schemas import SafeStr, reject_nulls"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("sessions", "makes a variable 'session'"),
+        ("pages", "makes a model class 'Page'"),
+        ("datas", "makes a variable 'data'"),
+        ("queries", "makes a model class 'Query'"),
+        ("routers", "makes a variable 'router'"),
+    ],
+)
+def test_a_name_the_templates_use_is_refused(name: str, message: str) -> None:
+    with pytest.raises(feature.FeatureError, match=message):
+        feature.check_name(name)
+
+
+@pytest.mark.parametrize("name", ["calendar", "email", "profile", "orders", "order_items"])
+def test_standard_library_names_are_fine_features_are_namespaced(name: str) -> None:
+    feature.check_name(name)
 
 
 @pytest.mark.parametrize(
@@ -82,7 +216,7 @@ def test_a_registry_without_a_routers_list_is_refused(source: str) -> None:
     ],
 )
 def test_singular_names(plural: str, singular: str) -> None:
-    assert feature_script.singularize(plural) == singular
+    assert feature.singularize(plural) == singular
 
 
 @pytest.mark.parametrize(
@@ -98,22 +232,22 @@ def test_singular_names(plural: str, singular: str) -> None:
     ],
 )
 def test_field_specs_parse(entry: str, expected: dict[str, object]) -> None:
-    field = feature_script.parse_field(entry)
+    spec = fields.parse_field(entry, frozenset())
 
     for attribute, value in expected.items():
-        assert getattr(field, attribute) == value
+        assert getattr(spec, attribute) == value
 
 
 def test_no_fields_means_a_name_and_an_optional_description() -> None:
-    fields = feature_script.parse_fields("")
+    specs = fields.parse_fields("", frozenset())
 
-    assert [(f.name, f.type, f.optional) for f in fields] == [
+    assert [(f.name, f.type, f.optional) for f in specs] == [
         ("name", "str", False),
         ("description", "text", True),
     ]
 
 
-def test_a_single_line_list_with_a_trailing_comma_grows_in_place() -> None:
-    result = feature_script.registry_with(ORDERS, "from x import y\nROUTERS = [a_router,]\n")
+def test_the_reserved_field_names_include_every_sqlmodel_attribute() -> None:
+    reserved = feature.reserved_fields()
 
-    assert "ROUTERS = [a_router, orders_router,]" in result
+    assert {"id", "owner_id", "limit", "q", "metadata", "model_config", "model_dump"} <= reserved

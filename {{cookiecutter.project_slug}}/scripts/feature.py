@@ -244,7 +244,8 @@ def parse_options(argv: list[str]) -> dict[str, str]:
     return options
 
 
-def feature_from(options: dict[str, str]) -> Feature:
+def feature_from(given: dict[str, str]) -> Feature:
+    options = {**OPTIONS, **given}
     check_name(options["NAME"])
     if options["AUTH"] not in ("protected", "public"):
         raise FeatureError(f"AUTH={options['AUTH']!r} must be protected (the default) or public")
