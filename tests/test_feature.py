@@ -93,7 +93,7 @@ def test_the_migration_creates_every_table_with_explicit_lengths(project: Path) 
     assert "AutoString(length=12)" in source
     assert "sa.Numeric(precision=10, scale=4)" in source
     assert 'name=op.f("uq_orders_code")' in source
-    assert 'name=op.f("fk_notes_owner_id_users"),\n            ondelete="CASCADE"' in source
+    assert 'name=op.f("fk_notes_owner_id_users"), ondelete="CASCADE"' in source
 
 
 def test_static_checks_stay_clean(project: Path) -> None:

@@ -3,6 +3,7 @@ types that keep client values inside what the database can store."""
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, get_args
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
@@ -22,6 +23,13 @@ SafeStr = Annotated[str, AfterValidator(_refuse_nul)]
 TZDatetime = Annotated[datetime, AwareDatetime]
 # What an INTEGER column holds on PostgreSQL (SQLite's is wider; the API promises the smaller).
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+
+
+def scaled(places: int) -> AfterValidator:
+    """Decimals padded to the column's scale (`1.5` → `1.50`), as the database returns them, so
+    the answer to a create is what every later read returns."""
+    exponent = Decimal(1).scaleb(-places)
+    return AfterValidator(lambda value: value.quantize(exponent))
 
 
 class ErrorDetail(BaseModel):

@@ -42,8 +42,16 @@ TYPES: dict[str, FieldType] = {
     ),
     "int": FieldType("Int32", ("from core.schemas import Int32",), ("1", "2", "2**31")),
     "float": FieldType("float", (), ("1.5", "2.5", "'not-a-number'"), unique=False),
-    # decimal's samples depend on its precision: see FieldSpec.samples.
-    "decimal": FieldType("Decimal", ("from decimal import Decimal",), ("", "", "")),
+    # decimal's annotation and samples depend on its scale: see FieldSpec.
+    "decimal": FieldType(
+        "Decimal",
+        (
+            "from decimal import Decimal",
+            "from typing import Annotated",
+            "from core.schemas import scaled",
+        ),
+        ("", "", ""),
+    ),
     "bool": FieldType("bool", (), ("False", "True", "'maybe'"), unique=False),
     "date": FieldType(
         "date", ("from datetime import date",), ("'2026-01-15'", "'2026-02-20'", "'2026-13-45'")
@@ -90,8 +98,15 @@ class FieldSpec:
         object.__setattr__(self, "kind", TYPES[self.type])
 
     @property
+    def value_annotation(self) -> str:
+        """The type of a value, optional or not: the base class's, and the update schema's."""
+        if self.type == "decimal":
+            return f"Annotated[Decimal, scaled({self.scale})]"
+        return self.kind.annotation
+
+    @property
     def annotation(self) -> str:
-        return self.kind.annotation + (" | None" if self.optional else "")
+        return self.value_annotation + (" | None" if self.optional else "")
 
     def limits(self) -> list[str]:
         """`Field(...)` arguments that bound a value, in the base class and the update schema."""
@@ -121,10 +136,10 @@ class FieldSpec:
             first, second = "Alpha %"[: self.length], "Beta _"[: self.length]
             return repr(first), repr(second), f'"x" * {self.length + 1}'
         if self.type == "decimal":
-            fraction = "5" * self.scale
+            # Fewer places than the scale: the answer must come back padded, as reads do.
             return (
-                repr(f"1.{fraction}" if self.scale else "1"),
-                repr(f"2.{fraction}" if self.scale else "2"),
+                repr("1.5" if self.scale else "1"),
+                repr("2.5" if self.scale else "2"),
                 repr("9" * (self.precision - self.scale + 1)),  # one digit too many
             )
         return self.kind.samples

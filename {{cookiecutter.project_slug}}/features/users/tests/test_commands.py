@@ -84,3 +84,29 @@ def test_invalid_input_is_refused_before_touching_the_database(
     assert result.exit_code == 1
     assert result.stderr.startswith(problem)
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_prompted_password_is_checked_before_it_is_asked_again(test_settings: Settings) -> None:
+    result = runner.invoke(
+        app, ["create-superuser", "--email", EMAIL], input="short\n", obj=test_settings
+    )
+
+    assert result.exit_code == 1
+    assert result.output.count("Password") == 1  # not asked to repeat a refused password
+    assert "Repeat" not in result.output
+    assert result.stderr.startswith("error: password: ")
+
+
+def test_two_different_prompted_passwords_create_nothing(
+    test_settings: Settings, cleanup: None
+) -> None:
+    result = runner.invoke(
+        app,
+        ["create-superuser", "--email", EMAIL],
+        input=f"{PASSWORD}\n{PASSWORD}x\n",
+        obj=test_settings,
+    )
+
+    assert result.exit_code == 1
+    assert result.stderr == "error: the two passwords differ; nothing was created\n"
+    assert asyncio.run(_stored_admin(test_settings)) is None
