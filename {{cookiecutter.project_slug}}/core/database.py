@@ -1,12 +1,15 @@
 """Engine, sessions and the table base every feature's models build on."""
 
+import re
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from enum import StrEnum
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import JSON, Enum, MetaData, event
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -40,6 +43,26 @@ class TableBase(SQLModel):
     updated_at: datetime = Field(
         default_factory=utcnow, nullable=False, sa_column_kwargs={"onupdate": utcnow}
     )
+
+
+def enum_column(enum: type[StrEnum]) -> Any:
+    """A `StrEnum` stored portably: a VARCHAR of its values with a named CHECK constraint
+    (`ck_<table>_<enum>`), not a native PostgreSQL type that Alembic cannot drop cleanly.
+
+    Typed as Any because SQLModel's `sa_type` is typed for type classes, not instances.
+    """
+    return Enum(
+        enum,
+        name=re.sub(r"(?<!^)(?=[A-Z])", "_", enum.__name__).lower(),
+        native_enum=False,
+        create_constraint=True,
+        length=max(len(member.value) for member in enum),
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+# A JSON object: JSONB on PostgreSQL (indexable, compact), JSON elsewhere. Any: as above.
+JSON_OBJECT: Any = JSON().with_variant(JSONB(), "postgresql")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

@@ -62,6 +62,16 @@ class BusinessRuleError(AppError):
     message = "The request breaks a business rule."
 
 
+class UnknownReferenceError(BusinessRuleError):
+    code = "unknown_reference"
+    message = "A referenced row does not exist."
+
+
+class StillReferencedError(ConflictError):
+    code = "still_referenced"
+    message = "Other rows still reference this one."
+
+
 class ServiceUnavailableError(AppError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     code = "service_unavailable"

@@ -59,6 +59,9 @@ async def paginate[T: SQLModel](
         .order_by(ordering(model, order_by), col(_column(model, "id")))
         .limit(query.limit)
         .offset(query.offset)
+        # Rows this session already holds are read afresh: the database may have changed them
+        # (ON DELETE SET NULL, another request) since.
+        .execution_options(populate_existing=True)
     )
     items = (await session.exec(statement)).all()
     return Page(items=items, total=total, limit=query.limit, offset=query.offset)
@@ -77,12 +80,30 @@ def ordering(model: type[SQLModel], order_by: str) -> ColumnElement[Any]:
 def equal_to(
     model: type[SQLModel], query: BaseModel, names: Iterable[str]
 ) -> list[ColumnElement[bool]]:
-    """`column == value` for each of `names` the query gives a value (None means "any")."""
-    return [
-        _column(model, name) == getattr(query, name)
-        for name in names
-        if getattr(query, name) is not None
-    ]
+    """`column == value` for each of `names` the query gives a value (None means "any"); a
+    list of values (`?status=paid&status=shipped`) matches any of them."""
+    conditions: list[ColumnElement[bool]] = []
+    for name in names:
+        value = getattr(query, name)
+        if isinstance(value, list):
+            conditions.append(_column(model, name).in_(value))
+        elif value is not None:
+            conditions.append(_column(model, name) == value)
+    return conditions
+
+
+def within(
+    model: type[SQLModel], query: BaseModel, names: Iterable[str]
+) -> list[ColumnElement[bool]]:
+    """`<name>__gte` and `<name>__lte` bounds, inclusive, for each of `names` the query gives."""
+    conditions: list[ColumnElement[bool]] = []
+    for name in names:
+        low, high = getattr(query, f"{name}__gte"), getattr(query, f"{name}__lte")
+        if low is not None:
+            conditions.append(_column(model, name) >= low)
+        if high is not None:
+            conditions.append(_column(model, name) <= high)
+    return conditions
 
 
 def contains_text(

@@ -6,16 +6,21 @@ request's session does, once). A feature passes its own error classes, so the cl
 """
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
+from sqlalchemy import Table, inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import SQLModel, col
+from sqlmodel import SQLModel, col, select
 from sqlmodel import delete as sql_delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.database import TableBase
-from core.exceptions import AppError, ConflictError
+from core.exceptions import AppError, ConflictError, StillReferencedError, UnknownReferenceError
 from core.schemas import ErrorDetail
+
+_FOREIGN_KEY = re.compile(r"violates foreign key constraint|FOREIGN KEY constraint failed")
 
 
 async def flush(
@@ -24,34 +29,53 @@ async def flush(
     *,
     not_found: type[AppError],
     conflict: type[AppError] = ConflictError,
+    references: Sequence[str] = (),
 ) -> None:
     """Flush pending changes to `model`'s table, or raise the domain error that explains why not.
 
     A duplicate value of a unique column is `conflict`, naming the column; an update of a row
-    deleted by someone else since it was read is `not_found` (it is never written back).
+    deleted by someone else since it was read is `not_found` (it is never written back); a value
+    of one of the `references` (foreign key columns a client sets) that names no row is an
+    `UnknownReferenceError` naming the field.
     """
+    await _check_references(session, model, references)
     try:
         await session.flush()
     except IntegrityError as exc:
-        column = unique_violation_column(exc, _table_name(model))
-        if column is None:
-            raise
-        raise conflict(
-            f"{column} is already taken.",
-            details=[ErrorDetail(loc=["body", column], message="Already taken.", type="unique")],
-        ) from exc
+        table = _table(model).name
+        if column := unique_violation_column(exc, table):
+            raise conflict(
+                f"{column} is already taken.",
+                details=[_detail(column, "Already taken.", "unique")],
+            ) from exc
+        if _FOREIGN_KEY.search(str(exc.orig)):
+            # The referenced row went away between the check above and the write.
+            named = [name for name in references if f'"fk_{table}_{name}_' in str(exc.orig)]
+            raise _unknown(named or list(references)) from exc
+        raise
     except StaleDataError as exc:
         raise not_found from exc
 
 
 async def delete(session: AsyncSession, row: TableBase, *, not_found: type[AppError]) -> None:
-    """Delete `row`, or raise `not_found` if it is already gone.
+    """Delete `row`; `not_found` if it is already gone, `StillReferencedError` if rows of
+    another table still point at it (`ON DELETE RESTRICT`).
 
     A plain `session.delete()` of a row someone else deleted meanwhile only warns and succeeds,
     so a client would get a 204 for nothing; this counts the rows the DELETE matched.
     """
     model = type(row)
-    result = await session.exec(sql_delete(model).where(col(model.id) == row.id))
+    try:
+        result = await session.exec(sql_delete(model).where(col(model.id) == row.id))
+    except IntegrityError as exc:
+        if not _FOREIGN_KEY.search(str(exc.orig)):
+            raise
+        referrer = re.search(r'on table "(\w+)"\s*$', str(exc.orig).splitlines()[0])
+        raise StillReferencedError(
+            f"Rows of {referrer.group(1)} still reference it; delete or change them first."
+            if referrer
+            else "Other rows still reference it; delete or change them first."
+        ) from exc
     if result.rowcount == 0:
         raise not_found
     session.expunge(row)
@@ -70,6 +94,47 @@ def unique_violation_column(exc: IntegrityError, table: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _table_name(model: type[SQLModel]) -> str:
-    name: str = model.__tablename__  # type: ignore[assignment]
-    return name
+async def _check_references(
+    session: AsyncSession, model: type[SQLModel], references: Sequence[str]
+) -> None:
+    """One lookup per reference a pending row sets or changes: a clear 422 before the write.
+
+    (SQLite's own refusal does not say which column; the database still has the last word.)
+    """
+    if not references:
+        return
+    table = _table(model)
+    missing = []
+    with session.no_autoflush:
+        for row in [*session.new, *session.dirty]:
+            if not isinstance(row, model):
+                continue
+            state = inspect(row)
+            for name in references:
+                value = getattr(row, name)
+                changed = state.pending or state.attrs[name].history.has_changes()
+                if value is None or not changed:
+                    continue
+                (foreign_key,) = table.c[name].foreign_keys
+                exists = select(foreign_key.column).where(foreign_key.column == value)
+                if (await session.exec(exists)).first() is None:
+                    missing.append(name)
+    if missing:
+        raise _unknown(missing)
+
+
+def _unknown(names: list[str]) -> UnknownReferenceError:
+    return UnknownReferenceError(
+        f"No row matches {', '.join(names)}.",
+        details=[_detail(name, "No such row.", "unknown_reference") for name in names],
+    )
+
+
+def _detail(column: str, message: str, type_: str) -> ErrorDetail:
+    return ErrorDetail(loc=["body", column], message=message, type=type_)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    table: Any = getattr(model, "__table__")  # noqa: B009 (a table model's; typed as Any)
+    assert isinstance(table, Table)
+    return table

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, get_args
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, EmailStr, Field, HttpUrl, TypeAdapter
 from pydantic.fields import FieldInfo
 
 
@@ -21,6 +21,11 @@ def _refuse_nul(value: str) -> str:
 SafeStr = Annotated[str, AfterValidator(_refuse_nul)]
 # A datetime with its UTC offset: the columns are timezone-aware, a naive value is a 422.
 TZDatetime = Annotated[datetime, AwareDatetime]
+# Stored lowercase, so a unique constraint on it is case-insensitive.
+Email = Annotated[EmailStr, AfterValidator(str.lower)]
+_HTTP_URL = TypeAdapter(HttpUrl)
+# An http(s) URL, checked and normalised (`https://Example.com` → `https://example.com/`).
+URLStr = Annotated[SafeStr, AfterValidator(lambda value: str(_HTTP_URL.validate_python(value)))]
 # What an INTEGER column holds on PostgreSQL (SQLite's is wider; the API promises the smaller).
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 

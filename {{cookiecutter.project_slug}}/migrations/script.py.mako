@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes  # autogenerate writes sqlmodel.sql.sqltypes.AutoString() etc.
 from alembic import op
+from sqlalchemy import Text  # JSONB's rendering names its astext_type as a bare Text()
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

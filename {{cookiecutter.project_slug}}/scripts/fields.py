@@ -1,82 +1,22 @@
-"""Field specs of `make feature`: `name:type[:options][?]`, and what each type becomes.
+"""Field specs of `make feature`: `name:type[:argument][:options][=default][?]`.
 
-`TYPES` is the one table: the annotation a type gets in the model's base class (shared by the
-table, the create and the read schema), what its values may do (be unique, be filtered on,
-sorted by, searched), and sample values for the generated tests.
+`FieldSpec` is one parsed entry, read by the templates; `parse_fields` parses them all and
+refuses, with one line, what it cannot use. What each type becomes is in `field_types.py`.
 """
 
 import keyword
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from scripts.field_types import MAX_LENGTHS, TYPE_HELP, TYPES, FieldType
+from scripts.values import Default, parse_default
 
 DEFAULT_FIELDS = "name:str description:text?"
 DEFAULT_STR_LENGTH = 255
 TEXT_MAX_LENGTH = 10_000
 DEFAULT_DECIMAL = (12, 2)
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
-
-
-@dataclass(frozen=True)
-class FieldType:
-    annotation: str  # in the base class; `Field(...)` adds the column's limits
-    imports: tuple[str, ...]  # what the annotation needs, as `from x import y` lines
-    samples: tuple[str, str, str]  # Python literals: two valid (first sorts first), one invalid
-    unique: bool = True  # may be a unique column
-    filter: bool = True  # `?name=value` on the list
-    sort: bool = True  # `order_by=name` on the list
-    search: bool = False  # `q=` looks in it
-
-
-SAFE_STR = "from core.schemas import SafeStr"
-TYPES: dict[str, FieldType] = {
-    # str's samples depend on its length: see FieldSpec.samples.
-    "str": FieldType("SafeStr", (SAFE_STR,), ("", "", ""), search=True),
-    "text": FieldType(
-        "SafeStr",
-        (SAFE_STR,),
-        ("'First % text'", "'Second _ text'", "123"),
-        unique=False,
-        filter=False,
-        sort=False,
-        search=True,
-    ),
-    "int": FieldType("Int32", ("from core.schemas import Int32",), ("1", "2", "2**31")),
-    "float": FieldType("float", (), ("1.5", "2.5", "'not-a-number'"), unique=False),
-    # decimal's annotation and samples depend on its scale: see FieldSpec.
-    "decimal": FieldType(
-        "Decimal",
-        (
-            "from decimal import Decimal",
-            "from typing import Annotated",
-            "from core.schemas import scaled",
-        ),
-        ("", "", ""),
-    ),
-    "bool": FieldType("bool", (), ("False", "True", "'maybe'"), unique=False),
-    "date": FieldType(
-        "date", ("from datetime import date",), ("'2026-01-15'", "'2026-02-20'", "'2026-13-45'")
-    ),
-    "datetime": FieldType(
-        "TZDatetime",
-        ("from core.schemas import TZDatetime",),
-        # The invalid one has no UTC offset: the column is timezone-aware.
-        ("'2026-01-15T10:30:00Z'", "'2026-02-20T08:00:00Z'", "'2026-01-15T10:30'"),
-    ),
-    "uuid": FieldType(
-        "uuid.UUID",
-        ("import uuid",),
-        (
-            "'0b0e3c6a-0000-4000-8000-000000000001'",
-            "'0b0e3c6a-0000-4000-8000-000000000002'",
-            "'not-a-uuid'",
-        ),
-    ),
-}
-TYPE_HELP = (
-    "accepted types: str[:LENGTH], text, int, float, decimal[:PRECISION,SCALE], bool, date, "
-    "datetime, uuid; add ? for optional and :unique for a unique column "
-    "(e.g. email:str:120:unique note:text?)"
-)
 
 
 class SpecError(Exception):
@@ -89,24 +29,41 @@ class FieldSpec:
     type: str
     optional: bool = False
     unique: bool = False
+    index: bool = False
     length: int = DEFAULT_STR_LENGTH
     precision: int = DEFAULT_DECIMAL[0]
     scale: int = DEFAULT_DECIMAL[1]
+    target: str = ""  # ref: the referenced feature's table
+    cascade: bool = False  # ref: delete with the parent
+    choices: tuple[str, ...] = ()  # enum: its values
+    enum_class: str = ""  # enum: the StrEnum's name
+    default: Default | None = None
     kind: FieldType = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", TYPES[self.type])
 
     @property
+    def column(self) -> str:
+        """The column and API name: a reference `customer` is `customer_id`."""
+        return f"{self.name}_id" if self.type == "ref" else self.name
+
+    @property
     def value_annotation(self) -> str:
         """The type of a value, optional or not: the base class's, and the update schema's."""
         if self.type == "decimal":
             return f"Annotated[Decimal, scaled({self.scale})]"
-        return self.kind.annotation
+        return self.enum_class if self.type == "enum" else self.kind.annotation
 
     @property
     def annotation(self) -> str:
         return self.value_annotation + (" | None" if self.optional else "")
+
+    @property
+    def on_delete(self) -> str:
+        if self.cascade:
+            return "CASCADE"
+        return "SET NULL" if self.optional else "RESTRICT"
 
     def limits(self) -> list[str]:
         """`Field(...)` arguments that bound a value, in the base class and the update schema."""
@@ -114,17 +71,35 @@ class FieldSpec:
             return ["min_length=1", f"max_length={self.length}"]
         if self.type == "text":
             return [f"max_length={TEXT_MAX_LENGTH:_}"]
+        if self.type in MAX_LENGTHS:
+            return [f"max_length={MAX_LENGTHS[self.type]}"]
         if self.type == "decimal":
             return [f"max_digits={self.precision}", f"decimal_places={self.scale}"]
         return []
 
     def base_default(self) -> str:
         """What follows the annotation in the base class: ` = Field(...)` or nothing."""
-        args = (["default=None"] if self.optional else []) + self.limits()
+        args = []
+        if self.default is not None:
+            args.append(f"default={self.default.python}")
+        elif self.optional:
+            args.append("default=None")
+        args += self.limits()
+        if self.type == "ref":
+            args += [f'foreign_key="{self.target}.id"', f'ondelete="{self.on_delete}"']
         if self.unique:
             args.append("unique=True")
+        elif self.index or self.type == "ref":
+            args.append("index=True")
         if self.type == "text":
             args.append("sa_type=Text")
+        elif self.type == "enum":
+            args.append(f"sa_type=enum_column({self.enum_class})")
+        elif self.type == "json":
+            args.append("sa_type=JSON_OBJECT")
+        if self.default is not None:
+            # The migration's default too, so existing rows get it when the column is added.
+            args.append("sa_column_kwargs=" + repr({"server_default": self.default.server}))
         return f" = Field({', '.join(args)})" if args else ""
 
     def update_default(self) -> str:
@@ -142,38 +117,95 @@ class FieldSpec:
                 repr("2.5" if self.scale else "2"),
                 repr("9" * (self.precision - self.scale + 1)),  # one digit too many
             )
+        if self.type == "enum":
+            first, second = sorted(self.choices)[:2]
+            return repr(first), repr(second), self.kind.samples[2]
         return self.kind.samples
+
+    def fresh(self) -> str:
+        """A Python expression for a value of a unique field that no other row has: for rows a
+        test makes as another feature's parent, however many it makes."""
+        random = "uuid.uuid4()"
+        return {
+            "str": f"{random}.hex[: {self.length}]",
+            "int": f"{random}.int % 2**31",
+            "decimal": f"str({random}.int % 10 ** {self.precision - self.scale})",
+            "date": f"date.fromordinal(730_000 + {random}.int % 20_000).isoformat()",
+            "datetime": f"datetime.fromtimestamp({random}.int % 2**31, UTC).isoformat()",
+            "uuid": f"str({random})",
+            # (Built by concatenation: two braces in a row would be template syntax.)
+            "email": 'f"{' + random + '.hex}@example.com"',
+            "url": 'f"https://{' + random + '.hex}.example.com/"',
+        }[self.type]
 
     @property
     def wildcard_samples(self) -> bool:
         """Whether its samples hold `%` and `_`, so a search test can look for them."""
         return self.type == "text" or (self.type == "str" and self.length >= len("Alpha %"))
 
+    @property
+    def equal(self) -> bool:
+        # Equality on free text is what `q` is for; a unique string identifies one row.
+        return self.kind.equal or (self.unique and self.type in ("str", "url"))
 
-def parse_field(entry: str, reserved: frozenset[str]) -> FieldSpec:
+
+def parse_field(entry: str, reserved: frozenset[str], model: str) -> FieldSpec:
     def refuse(reason: str) -> SpecError:
         return SpecError(f"FIELDS entry {entry!r} {reason}; {TYPE_HELP}")
 
-    parts = entry.split(":")
+    optional = entry.endswith("?")
+    body, has_default, default_text = entry.removesuffix("?").partition("=")
+    parts = body.split(":")
     if len(parts) < 2 or not all(parts):
         raise refuse("is not NAME:TYPE")
     name, type_, *options = parts
     if not IDENTIFIER.match(name) or keyword.iskeyword(name) or keyword.issoftkeyword(name):
         raise refuse(f"has an invalid field name {name!r} (use lowercase snake_case)")
-    if name in reserved or name.startswith("model_"):
-        raise refuse(f"uses the reserved field name {name!r}")
-    optional = type_.endswith("?") or (bool(options) and options[-1].endswith("?"))
-    type_ = type_.removesuffix("?")
-    options = [option.removesuffix("?") for option in options]
     if type_ not in TYPES:
         raise refuse(f"has an unknown type {type_!r}")
+    column = f"{name}_id" if type_ == "ref" else name
+    if column in reserved or name in reserved or name.startswith("model_"):
+        raise refuse(f"uses the reserved field name {column!r}")
 
-    spec: dict[str, object] = {}
+    spec: dict[str, object] = {"name": name, "type": type_, "optional": optional}
+    if type_ == "ref":
+        if name.endswith("_id"):
+            raise refuse(f"names the column, not the reference: use {name.removesuffix('_id')}:ref")
+        if not options or not IDENTIFIER.match(options[0]):
+            raise refuse("needs the referenced feature, e.g. customer:ref:customers")
+        spec["target"], options = options[0], options[1:]
+    elif type_ == "enum":
+        choices = options[0].split(",") if options else []
+        if len(choices) < 2 or len(set(choices)) < len(choices):
+            raise refuse("needs two or more different values, e.g. status:enum:open,closed")
+        if bad := [c for c in choices if not IDENTIFIER.match(c)]:
+            raise refuse(f"has an invalid enum value {bad[0]!r} (use lowercase snake_case)")
+        spec["choices"], options = tuple(choices), options[1:]
+        spec["enum_class"] = model + "".join(part.capitalize() for part in name.split("_"))
+    _apply_options(spec, options, refuse)
+    if has_default:
+        if not TYPES[type_].default:
+            raise refuse(f"gives a default to a {type_} field, which is not supported")
+        try:
+            spec["default"] = parse_default(spec, default_text)
+        except ValueError as exc:
+            raise refuse(f"has a bad default: {exc}") from None
+    return FieldSpec(**spec)  # type: ignore[arg-type]
+
+
+def _apply_options(
+    spec: dict[str, object], options: list[str], refuse: Callable[[str], SpecError]
+) -> None:
+    type_ = spec["type"]
     for option in options:
         if option == "unique":
-            if not TYPES[type_].unique:
+            if not TYPES[str(type_)].unique:
                 raise refuse(f"marks a {type_} field unique, which is not supported")
             spec["unique"] = True
+        elif option == "index" and type_ not in ("text", "json"):
+            spec["index"] = True
+        elif option == "cascade" and type_ == "ref":
+            spec["cascade"] = True
         elif type_ == "str" and option.isdigit() and 1 <= int(option) <= TEXT_MAX_LENGTH:
             spec["length"] = int(option)
         elif type_ == "decimal" and re.fullmatch(r"\d{1,2},\d{1,2}", option):
@@ -183,13 +215,12 @@ def parse_field(entry: str, reserved: frozenset[str]) -> FieldSpec:
             spec["precision"], spec["scale"] = precision, scale
         else:
             raise refuse(f"has an unknown option {option!r}")
-    return FieldSpec(name=name, type=type_, optional=optional, **spec)  # type: ignore[arg-type]
 
 
-def parse_fields(text: str, reserved: frozenset[str]) -> tuple[FieldSpec, ...]:
+def parse_fields(text: str, reserved: frozenset[str], model: str) -> tuple[FieldSpec, ...]:
     entries = text.split() or DEFAULT_FIELDS.split()
-    fields = tuple(parse_field(entry, reserved) for entry in entries)
-    names = [spec.name for spec in fields]
-    if duplicates := sorted({name for name in names if names.count(name) > 1}):
+    fields = tuple(parse_field(entry, reserved, model) for entry in entries)
+    columns = [spec.column for spec in fields]
+    if duplicates := sorted({name for name in columns if columns.count(name) > 1}):
         raise SpecError(f"FIELDS names {', '.join(duplicates)} more than once")
     return fields

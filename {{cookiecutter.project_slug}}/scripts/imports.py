@@ -32,12 +32,21 @@ def import_block(statements: Iterable[str]) -> str:
     sections = []
     for section in sorted(set(straight) | set(names)):
         lines = [f"import {module}" for module in sorted(straight[section], key=_module_key)]
-        lines += [
-            f"from {module} import {', '.join(sorted(imported, key=_name_key))}"
-            for module, imported in sorted(names[section].items(), key=lambda i: _module_key(i[0]))
-        ]
+        for module, imported in sorted(names[section].items(), key=lambda i: _module_key(i[0])):
+            lines += _from_lines(module, imported)
         sections.append("\n".join(lines))
     return "\n\n".join(sections)
+
+
+def _from_lines(module: str, imported: set[str]) -> list[str]:
+    """One statement for the plain names, one for each `x as y`, ordered by their first name."""
+    plain = sorted((name for name in imported if " as " not in name), key=_name_key)
+    statements = [(plain[0], ", ".join(plain))] if plain else []
+    statements += [(name.split()[0], name) for name in imported if " as " in name]
+    return [
+        f"from {module} import {names}"
+        for _, names in sorted(statements, key=lambda s: _name_key(s[0]))
+    ]
 
 
 def _section(module: str) -> int:

@@ -4,6 +4,7 @@ The fixtures built on these (`alice`, `admin`, `user_client`, `admin_client`) ar
 project's root `conftest.py`; import from here what a test calls directly.
 """
 
+import uuid
 from dataclasses import dataclass
 
 from httpx import AsyncClient
@@ -42,6 +43,14 @@ async def make_account(
     # only its own work, not the test's setup.
     await session.commit()
     return Account(user=user, email=user.email, password=PASSWORD, headers=bearer(user, settings))
+
+
+async def make_user(session: AsyncSession) -> User:
+    """A user who never signs in (no real password hash): an owner for factory-made rows."""
+    user = User(email=f"{uuid.uuid4().hex}@example.com", hashed_password="!")
+    session.add(user)
+    await session.flush()
+    return user
 
 
 def bearer(user: User, settings: Settings) -> dict[str, str]:

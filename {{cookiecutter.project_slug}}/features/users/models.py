@@ -4,18 +4,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, EmailStr, StringConstraints
+from pydantic import StringConstraints
 from sqlmodel import Field, SQLModel
 
 from core.database import TableBase
-from core.schemas import SafeStr
+from core.schemas import Email, SafeStr
 from features.users.permissions import Role
 
 EMAIL_MAX_LENGTH = 320  # 64 for the local part, @, 255 for the domain
 NAME_MAX_LENGTH = 255
 
-# Stored lowercase, so the unique constraint is case-insensitive; login normalises the same way.
-Email = Annotated[EmailStr, AfterValidator(str.lower)]
 FullName = Annotated[
     SafeStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH)
 ]

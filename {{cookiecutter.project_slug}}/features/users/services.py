@@ -67,7 +67,7 @@ async def authenticate(
 
 
 async def get(*, session: AsyncSession, user_id: uuid.UUID) -> User:
-    user = await session.get(User, user_id)
+    user = await session.get(User, user_id, populate_existing=True)
     if user is None:
         raise UserNotFoundError
     return user
