@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEMPLATE_DIR, bake, bake_cli, leftover_jinja
+from tests.baking import TEMPLATE_DIR, bake, bake_cli, leftover_jinja
 
 OPTIONS = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
 

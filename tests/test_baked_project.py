@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import bake, get_status, run, serve
+from tests.baking import bake, get_status, run, serve
 
 pytestmark = pytest.mark.slow
 

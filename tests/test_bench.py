@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEMPLATE_DIR
+from tests.baking import TEMPLATE_DIR
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("bench")]
 

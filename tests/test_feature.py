@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import bake, get_status, run, serve
+from tests.baking import bake, get_status, run, serve
 
 # One worker bakes the project once; its tests then run in order on it.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("feature")]

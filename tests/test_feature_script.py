@@ -6,7 +6,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.conftest import TEMPLATE_DIR
+from tests.baking import TEMPLATE_DIR
 
 
 def load_feature_script() -> ModuleType:

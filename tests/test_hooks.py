@@ -8,7 +8,7 @@ import post_gen_project
 import pre_gen_project
 import pytest
 
-from tests.conftest import TEMPLATE_DIR
+from tests.baking import TEMPLATE_DIR
 
 VALID_ANSWERS = {
     "project_name": "Order Service",
