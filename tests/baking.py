@@ -6,6 +6,7 @@ A plain module, imported by name; conftest.py keeps only fixtures.
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -159,3 +160,27 @@ def serve(
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
+
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+_NOT_TEMPLATE = shutil.ignore_patterns(
+    ".git", ".venv", "build", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"
+)
+
+
+def git(args: list[str], cwd: Path) -> str:
+    return run(["git", *args], cwd, env=GIT_IDENTITY).stdout
+
+
+def scratch_template(dest: Path) -> Path:
+    """A git repository holding this checkout's template as it is now, committed once."""
+    shutil.copytree(TEMPLATE_DIR, dest, ignore=_NOT_TEMPLATE)
+    git(["init", "--quiet", "--initial-branch=main"], dest)
+    git(["add", "-A"], dest)
+    git(["commit", "--quiet", "-m", "template"], dest)
+    return dest
