@@ -29,6 +29,15 @@ FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 
 
 class UserCreate(BaseModel):
+    # Examples fill the API docs' "Try it out" forms and generated clients' docs.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"email": "ada@example.com", "password": "correct-horse-9", "full_name": "Ada"}
+            ]
+        }
+    )
+
     email: Email
     password: Password
     full_name: FullName | None = None
@@ -60,7 +69,22 @@ class PasswordChange(BaseModel):
 
 
 class UserRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0b6f8f3e-3d5a-4c1e-9b7a-2f4d6c8e1a3b",
+                    "email": "ada@example.com",
+                    "full_name": "Ada",
+                    "role": "user",
+                    "is_active": True,
+                    "created_at": "2026-01-01T12:00:00Z",
+                    "updated_at": "2026-01-01T12:00:00Z",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     email: str
@@ -78,6 +102,19 @@ class UserQuery(PageQuery):
 
 
 class TokenPair(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+                    "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+                    "token_type": "bearer",
+                    "expires_in": 900,
+                }
+            ]
+        }
+    )
+
     access_token: str
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105
