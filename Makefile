@@ -7,10 +7,10 @@ DEMO_DIR ?= build/demo
 # Two workers: each baked project's checks are grouped on one worker, one project per worker.
 PYTEST_ARGS ?= -n auto --dist loadgroup
 
-.PHONY: help install demo test test-fast lint format clean lock bench
+.PHONY: help install demo test test-fast lint format clean lock bench bench-smoke
 
 help: ## List the commands
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 install: ## Install the template's dev tools (cookiecutter, pytest, ruff, mypy)
 	@command -v $(UV) >/dev/null || { echo "error: uv is required: python3 -m pip install uv" >&2; exit 2; }
@@ -21,7 +21,7 @@ demo: install ## Bake a project into build/demo and serve it at http://127.0.0.1
 	$(UV) run cookiecutter $(CURDIR) --no-input --output-dir $(DEMO_DIR) init_git=no
 	$(MAKE) -C $(DEMO_DIR)/my_service install dev
 
-test: install ## Run every template test: hooks, baking, and each baked project's own checks
+test: install ## Correctness: hooks, baking, and each baked project's own checks (no benchmark)
 	$(UV) run pytest $(PYTEST_ARGS)
 
 test-fast: install ## Run the template tests that do not run a baked project's toolchain
@@ -49,3 +49,6 @@ lock: install ## Re-lock the generated project's dependencies after editing its 
 
 bench: install ## Measure bake, make feature, fresh-to-green, cold start and load: bench/results/
 	$(UV) run python -m bench.run
+
+bench-smoke: install ## The bench's quick mode into a scratch dir: complete report, no failed request
+	$(UV) run python -m bench.smoke

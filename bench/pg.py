@@ -24,6 +24,21 @@ def throwaway_database(prefix: str = "paxx_bench") -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextlib.contextmanager
+def unborn_database(prefix: str = "paxx") -> Iterator[str]:
+    """Yield the asyncpg URL of a database that does not exist yet; drop it afterwards if made.
+
+    For testing code that creates its database itself.
+    """
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
+        info = admin.info
+        try:
+            yield f"postgresql+asyncpg://{info.user}@{info.host}:{info.port}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def server_version() -> str:
     with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
         row = admin.execute("SHOW server_version").fetchone()

@@ -21,8 +21,10 @@ class Target:
 
 
 def ratio(results: LoadResults, database: str, operation: str) -> float:
+    """Generated over raw req/s; NaN (shown as `nan`, a missed target) when raw did nothing."""
     cells = results.cells[database][operation]
-    return cells["generated"].rps.median / cells["raw"].rps.median
+    raw = cells["raw"].rps.median
+    return cells["generated"].rps.median / raw if raw > 0 else float("nan")
 
 
 def targets(dev: DevLoop, load: LoadResults) -> list[Target]:

@@ -1,5 +1,6 @@
 """Finish a freshly baked project. Runs inside it; works offline."""
 
+import contextlib
 import json
 import os
 import re
@@ -7,12 +8,16 @@ import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 PLACEHOLDER_SECRET_LINE = re.compile(r"^SECRET_KEY=.*$", re.MULTILINE)
 FEATURE_TEMPLATE_DIR = "feature-template"
 # Where `make feature` finds its templates: hidden, so linters, mypy and pytest skip it.
 BAKED_FEATURE_TEMPLATE_DIR = ".feature-template"
+# The template, its version and the answers; see write_template_record().
+TEMPLATE_RECORD = ".template.json"
 
 
 def write_env_file(project: Path) -> None:
@@ -25,22 +30,74 @@ def write_env_file(project: Path) -> None:
     env_file.write_text(PLACEHOLDER_SECRET_LINE.sub(f"SECRET_KEY={secret}", example, count=1))
 
 
-def find_template_repo(repo_dir: str, output_dir: str) -> Path:
-    """The template's own directory, which cookiecutter names relative to where it was started.
+def parent_working_directory() -> Path | None:
+    """The directory the process that runs this hook stands in, if the system says.
 
-    A local template given as a relative path (`cookiecutter .`) is relative to the user's
-    working directory, which this hook (running inside the new project) no longer has.
+    cookiecutter and cruft both run hooks from inside the template's directory (for a git URL
+    or a zip: the temporary clone or extraction), while the hook itself runs in the new project.
+    cruft's context does not name that directory; this is how to find it there.
     """
-    candidates = [Path(repo_dir)]
-    if not Path(repo_dir).is_absolute():
-        candidates = [Path(base) / repo_dir for base in (os.environ.get("PWD", ""), output_dir)]
+    parent = os.getppid()
+    with contextlib.suppress(OSError):
+        return Path(os.readlink(f"/proc/{parent}/cwd"))  # Linux
+    with contextlib.suppress(OSError, subprocess.SubprocessError):  # macOS and other BSDs
+        listing = subprocess.run(
+            ["lsof", "-a", "-p", str(parent), "-d", "cwd", "-Fn"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+        for line in listing.splitlines():
+            if line.startswith("n/"):
+                return Path(line[1:])
+    return None
+
+
+def template_candidates(answers: Mapping[str, Any], parent_cwd: Path | None) -> list[Path]:
+    """Where the template may be, most reliable first.
+
+    cookiecutter names its copy in `_repo_dir`; cruft does not (it has only `_template`, the
+    URL or path it was given). A relative path is relative to the user's working directory,
+    which this hook (running inside the new project) no longer has, but a shell's PWD remembers.
+    """
+    candidates = [parent_cwd] if parent_cwd else []
+    for given in (answers.get("_repo_dir"), answers.get("_template")):
+        if not isinstance(given, str) or not given:
+            continue
+        path = Path(given).expanduser()
+        if path.is_absolute():
+            candidates.append(path)
+        else:
+            bases = (os.environ.get("PWD", ""), str(answers.get("_output_dir", "")))
+            candidates += [Path(base) / path for base in bases if base]
+    return candidates
+
+
+def find_template_repo(candidates: list[Path]) -> Path:
     for candidate in candidates:
-        if (candidate / FEATURE_TEMPLATE_DIR).is_dir():
+        if (candidate / FEATURE_TEMPLATE_DIR).is_dir() and (
+            candidate / "cookiecutter.json"
+        ).is_file():
             return candidate.resolve()
+    tried = ", ".join(str(c) for c in candidates) or "nothing"
     raise SystemExit(
-        f"error: cannot find {FEATURE_TEMPLATE_DIR}/ of the template {repo_dir!r}; "
+        f"error: cannot find {FEATURE_TEMPLATE_DIR}/ of the template (tried {tried}); "
         "give the template as an absolute path."
     )
+
+
+def write_template_record(project: Path, answers: Mapping[str, Any]) -> None:
+    """Record what the project was baked from: the template, its version and the answers.
+
+    The same answers give the same file, so a `cruft update` changes only the version line.
+    """
+    record = {
+        "template": answers.get("_template"),
+        "version": answers["_template_version"],
+        "answers": {key: value for key, value in answers.items() if not key.startswith("_")},
+    }
+    (project / TEMPLATE_RECORD).write_text(json.dumps(record, indent=2) + "\n")
 
 
 def copy_feature_template(template_repo: Path, project: Path) -> None:
@@ -73,7 +130,8 @@ def main() -> int:
     answers = json.loads(r"""{{ cookiecutter | tojson }}""")
     project = Path.cwd()
     write_env_file(project)
-    template_repo = find_template_repo(answers["_repo_dir"], answers["_output_dir"])
+    write_template_record(project, answers)
+    template_repo = find_template_repo(template_candidates(answers, parent_working_directory()))
     copy_feature_template(template_repo, project)
     if answers["init_git"] is True:
         init_git(project)

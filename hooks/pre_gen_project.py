@@ -42,9 +42,9 @@ _UNSAFE_TEXT_CHARS = set('"\\{}\n\r\t`$')
 
 def check_plain_text(field: str, value: str) -> str | None:
     if not value.strip():
-        return f"{field} is empty; fill it in."
+        return f"{field} is empty; give it a value ({field}=...)."
     if unsafe := sorted(_UNSAFE_TEXT_CHARS & set(value)):
-        return f"{field} {value!r} contains {''.join(unsafe)!r}; use plain text."
+        return f"{field} {value!r} contains {''.join(unsafe)!r}; use plain text without them."
     return None
 
 
@@ -52,28 +52,37 @@ def check_slug(slug: str) -> str | None:
     if not _SLUG.match(slug):
         return (
             f"project_slug {slug!r} is not a valid name: use lowercase letters, digits and "
-            "underscores, starting with a letter (e.g. 'order_service')."
+            "underscores, starting with a letter (e.g. project_slug=order_service)."
         )
     if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
-        return f"project_slug {slug!r} is a Python keyword; choose another name."
+        return (
+            f"project_slug {slug!r} is a Python keyword; "
+            f"choose another (e.g. project_slug=my_{slug})."
+        )
     if slug in PROJECT_MODULES | DEPENDENCY_NAMES or slug in sys.stdlib_module_names:
         return (
             f"project_slug {slug!r} would shadow the module of the same name; "
-            f"choose another name (e.g. 'my_{slug}')."
+            f"choose another (e.g. project_slug=my_{slug})."
         )
     return None
 
 
 def check_email(email: str) -> str | None:
     if not _EMAIL.match(email):
-        return f"author_email {email!r} is not an e-mail address (expected name@example.com)."
+        return (
+            f"author_email {email!r} is not an e-mail address; "
+            "give one like author_email=you@example.com."
+        )
     return None
 
 
 def check_python_version(version: str) -> str | None:
     if version not in SUPPORTED_PYTHON_VERSIONS:
         allowed = ", ".join(SUPPORTED_PYTHON_VERSIONS)
-        return f"python_version {version!r} is not supported; choose one of {allowed}."
+        return (
+            f"python_version {version!r} is not supported; "
+            f"choose one of {allowed} (e.g. python_version={SUPPORTED_PYTHON_VERSIONS[0]})."
+        )
     return None
 
 

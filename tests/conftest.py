@@ -1,207 +1,26 @@
-"""Bake the template and drive the baked project the way a user would."""
+"""Fixtures only; the helpers tests share are in tests/baking.py."""
 
-import contextlib
-import os
-import re
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
-import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
-import uv
-from cookiecutter.main import cookiecutter
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent
-POSTGRES_ADMIN_URL = os.environ.get(
-    "PAXX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-LEFTOVER_JINJA = re.compile(r"\{\{\s*cookiecutter\.|\{%|\{\{-?\s*cookiecutter")
-
-
-def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment a baked project's commands run in: our uv first on PATH, no outer venv."""
-    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
-    env["PATH"] = f"{uv_bin_dir()}{os.pathsep}{env.get('PATH', '')}"
-    env["UV_NO_PROGRESS"] = "1"
-    env.pop("TEST_DATABASE_URL", None)
-    env.pop("DATABASE_URL", None)
-    env.update(extra or {})
-    return env
-
-
-def uv_bin_dir() -> Path:
-    # A directory holding only `uv`, so a pyenv shim or the outer venv cannot get in the way.
-    link_dir = TEMPLATE_DIR / "build" / "uv-bin"
-    link = link_dir / "uv"
-    if not link.exists():
-        link_dir.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(uv.find_uv_bin())
-    return link_dir
-
-
-def run(
-    args: list[str],
-    cwd: Path,
-    *,
-    env: Mapping[str, str] | None = None,
-    check: bool = True,
-    timeout: float = 600,
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        args,
-        cwd=cwd,
-        env=tool_env(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        pytest.fail(
-            f"`{' '.join(args)}` exited {result.returncode} in {cwd}\n"
-            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}",
-            pytrace=False,
-        )
-    return result
-
-
-def bake(output_dir: Path, **context: Any) -> Path:
-    """Bake with the defaults plus `context`; return the project directory."""
-    context.setdefault("init_git", False)
-    project = cookiecutter(
-        str(TEMPLATE_DIR), no_input=True, output_dir=str(output_dir), extra_context=context
-    )
-    return Path(project)
-
-
-def bake_cli(output_dir: Path, *answers: str) -> subprocess.CompletedProcess[str]:
-    """Bake through the real `cookiecutter` command, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "cookiecutter", str(TEMPLATE_DIR), "--no-input", *answers],
-        cwd=output_dir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def leftover_jinja(project: Path) -> list[str]:
-    found = []
-    for path in project.rglob("*"):
-        if not path.is_file() or ".venv" in path.parts or ".git" in path.parts:
-            continue
-        if path.is_relative_to(project / ".feature-template"):
-            continue  # rendered later, by `make feature`
-        try:
-            text = path.read_text()
-        except UnicodeDecodeError:
-            continue
-        if LEFTOVER_JINJA.search(text):
-            found.append(str(path.relative_to(project)))
-    return found
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database, dropped afterwards; its SQLAlchemy URL.
-
-    PostgreSQL is part of this project's test environment: if it is not running, this fails.
-    """
-    name = f"paxx_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is required at {POSTGRES_ADMIN_URL}: {exc}", pytrace=False)
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            info = admin.info
-            yield f"postgresql+asyncpg://{info.user}@{info.host}:{info.port}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+from bench import pg
+from tests.baking import FEATURES, bake, run
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test."""
-    with postgres_database() as url:
-        yield url
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def get_status(url: str) -> int:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        status: int = response.status
-        return status
-
-
-@contextlib.contextmanager
-def serve(
-    project: Path, env: Mapping[str, str] | None = None, command: list[str] | None = None
-) -> Iterator[str]:
-    """Run the baked app on a free loopback port until the block ends; yield its base URL."""
-    port = free_port()
-    args = (command or ["uv", "run", "uvicorn", "main:app"]) + (
-        [f"PORT={port}"] if command else ["--port", str(port)]
-    )
-    # A file, not a pipe: a chatty server would block on a full pipe nobody reads.
-    with tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(
-            args,
-            cwd=project,
-            env=tool_env(env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # so the whole group (make, uv, uvicorn, reloader) stops
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    get_status(f"{base_url}/health/live")
-                    break
-                except (urllib.error.URLError, ConnectionError):
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        output = log.read().decode(errors="replace")
-                        pytest.fail(f"the app did not start: {' '.join(args)}\n{output[-4000:]}")
-                    time.sleep(0.2)
-            yield base_url
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
-
-
-# Every supported field type and modifier, and every access option, across five features.
-FEATURES: dict[str, list[str]] = {
-    "customers": [],  # the default fields (name:str description:text?), protected
-    "orders": [
-        "FIELDS=code:str:12:unique title:str:3 note:text? quantity:int:unique? ratio:float? "
-        "total:decimal:10,4 paid:bool due:date? placed_at:datetime ref:uuid:unique? "
-        "ship_on:date:unique"
-    ],
-    "order_items": ["FIELDS=label:str? weight:float amount:decimal placed_at:datetime:unique"],
-    "notes": ["OWNED=yes", "FIELDS=title:str body:text?"],
-    "tags": ["AUTH=public", "FIELDS=label:str:40:unique"],
-}
+    PostgreSQL is part of this project's test environment: if it is not running, this fails.
+    """
+    try:
+        with pg.throwaway_database("paxx") as url:
+            yield url
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is required at {pg.ADMIN_URL}: {exc}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import bake, get_status, run, serve
+from bench import pg
+from tests.baking import bake, get_status, run, serve
 
 pytestmark = pytest.mark.slow
 
@@ -20,10 +21,12 @@ MAKE_TARGETS = [
     "shell",
     "feature",
     "test",
+    "test-postgres",
     "lint",
     "format",
     "typecheck",
     "check",
+    "template-update",
 ]
 
 
@@ -66,10 +69,14 @@ def test_the_suite_passes_on_sqlite_without_touching_the_dev_database(project: P
     assert not list(project.glob("app.db*"))
 
 
-def test_the_suite_passes_on_postgresql(project: Path, postgres_url: str) -> None:
-    result = run(["make", "test"], project, env={"TEST_DATABASE_URL": postgres_url})
+def test_make_test_postgres_creates_its_database_and_passes(project: Path) -> None:
+    # As the baked README says: one command, on a server where the database does not exist yet.
+    with pg.unborn_database() as url:
+        result = run(["make", "test-postgres", f"TEST_POSTGRES_URL={url}"], project)
 
+    assert "Created the database" in result.stdout
     assert " passed" in result.stdout
+    assert " failed" not in result.stdout
 
 
 def test_migrations_round_trip_and_match_the_models(project: Path) -> None:

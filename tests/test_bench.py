@@ -1,84 +1,62 @@
-"""`make bench` must keep running: its quick mode, end to end, into a temporary directory.
+"""The bench's own checks and arithmetic, without running it (`make bench-smoke` runs it)."""
 
-It checks that every section and figure is written and that no request failed; it never checks
-speed (targets are for the report, not for tests).
-"""
-
-import json
-import os
-import re
-import subprocess
-import sys
+import math
 from pathlib import Path
+from typing import Any
 
-import pytest
-
-from tests.conftest import TEMPLATE_DIR
-
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("bench")]
-
-SECTIONS = (
-    "## Machine",
-    "## Targets",
-    "## 1. Bake",
-    "## 2. make feature",
-    "## 3. Fresh to green",
-    "## 4. Cold start",
-    "## 5. Throughput and latency",
-    "### SQLite",
-    "### PostgreSQL",
-    "### Where a GET by id spends its CPU",
-    "## Profiles",
-)
-NUMBER = r"\d+(?:\.\d+)?"
-SPREAD = f"{NUMBER}\N{EN DASH}{NUMBER}"
+from bench import report, smoke
+from bench.load import APPS, OPERATIONS, Cell, LoadResults
 
 
-def test_quick_bench_writes_a_full_report(tmp_path: Path) -> None:
-    env = {**os.environ, "BENCH_QUICK": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--out", str(tmp_path)],
-        cwd=TEMPLATE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+def cells_json(**broken: Any) -> dict[str, Any]:
+    """results.json's load part: every cell healthy, but those named `<db>|<op>|<app>`."""
+    cells: dict[str, Any] = {}
+    for database in ("SQLite", "PostgreSQL"):
+        for operation in OPERATIONS:
+            for app in APPS:
+                cell = {"requests": 100, "non2xx": 0, "socket_errors": 0, "cpu_ms": {"values": [1]}}
+                cell.update(broken.get(f"{database}|{operation}|{app}", {}))
+                cells.setdefault(database, {}).setdefault(operation, {})[app] = cell
+    return {"load": {"cells": cells, "layers": {"SQLite": {}, "PostgreSQL": {}}}}
+
+
+def test_healthy_cells_pass() -> None:
+    assert smoke.cell_problems(cells_json()) == []
+
+
+def test_a_failing_cell_is_named() -> None:
+    results = cells_json(
+        **{
+            "PostgreSQL|POST /items|generated": {"requests": 0, "cpu_ms": {"values": [0]}},
+            "SQLite|GET /items/{id}|raw": {"non2xx": 26},
+        }
     )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
-    report = (tmp_path / "report.md").read_text()
-    for section in SECTIONS:
-        assert section in report, section
-    for label in ("Bake wall time", "make feature wall time", "Fresh to green", "Spawn to first"):
-        assert re.search(rf"\| {label}[^|]* \| {NUMBER} s \| {SPREAD} s \|", report), label
-    operations = (
-        "GET /health/live",
-        "GET /items/{id}",
-        "GET /items?limit=20",
-        "POST /items",
-        "PATCH /items/{id}",
-    )
-    for operation in operations:
-        for app in ("generated", "raw"):
-            assert re.search(rf"\| `{re.escape(operation)}` \| {app} \| {NUMBER} \(", report)
-    for layer in ("driver", "SQLAlchemy Core", "ORM session", "FastAPI app"):
-        assert re.search(rf"\| {layer} \| {NUMBER} \({SPREAD}, n=2\) \| ", report), layer
-    assert (tmp_path / "chart.png").stat().st_size > 10_000
-
-    results = json.loads((tmp_path / "results.json").read_text())
-    cells = [
-        cell
-        for per_op in results["load"]["cells"].values()
-        for per_app in per_op.values()
-        for cell in per_app.values()
+    assert smoke.cell_problems(results) == [
+        "SQLite GET /items/{id} raw: 26 non2xx",
+        "PostgreSQL POST /items generated: no request completed (0 req/s)",
+        "PostgreSQL POST /items generated: no server CPU time was measured",
     ]
-    assert len(cells) == 20
-    assert all(cell["requests"] > 0 for cell in cells)
-    assert [cell["non2xx"] for cell in cells] == [0] * 20
-    assert [cell["socket_errors"] for cell in cells] == [0] * 20
-    assert set(results["load"]["layers"]) == {"SQLite", "PostgreSQL"}
-    assert all(min(cell["cpu_ms"]["values"]) > 0 for cell in cells)
-    for profile in tmp_path.glob("profile-*.txt"):  # py-spy attached and sampled
-        assert re.search(r"\(\d+ busy samples\)", profile.read_text()), profile.name
-    assert len(list(tmp_path.glob("profile-*.txt"))) >= 3
+
+
+def test_a_cell_at_zero_requests_per_second_does_not_break_the_report() -> None:
+    load = LoadResults()
+    load.cells["SQLite"] = {op: {app: Cell() for app in APPS} for op in OPERATIONS}
+    for op in OPERATIONS:
+        load.cells["SQLite"][op]["generated"].rps.add(100.0)
+        load.cells["SQLite"][op]["raw"].rps.add(0.0)
+
+    assert math.isnan(report.ratio(load, "SQLite", "GET /items/{id}"))
+
+
+def test_an_incomplete_report_is_described(tmp_path: Path) -> None:
+    problems = smoke.report_problems("## Machine\n", tmp_path)
+
+    assert "report.md lacks the section '## Targets'" in problems
+    assert "chart.png is missing or empty" in problems
+
+
+def test_the_servers_error_lines_come_with_the_problems(tmp_path: Path) -> None:
+    (tmp_path / "errors-sqlite.log").write_text('[generated] {"status": 500}\n')
+
+    assert smoke.server_error_lines(tmp_path) == ['errors-sqlite.log: [generated] {"status": 500}']

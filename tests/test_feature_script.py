@@ -2,6 +2,7 @@
 import blocks, and every template rendered and checked for every field type and option."""
 
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.conftest import TEMPLATE_DIR
+from tests.baking import TEMPLATE_DIR
 
 SCRIPTS = TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "scripts"
 
@@ -28,15 +29,26 @@ def load_scripts() -> ModuleType:
 
 
 load_scripts()
-from scripts import feature, fields, imports, manifest  # type: ignore[import-not-found]  # noqa: E402
+from scripts import (  # type: ignore[import-not-found]  # noqa: E402
+    feature,
+    field_types,
+    fields,
+    imports,
+    manifest,
+    render,
+    spec,
+)
 
 # Render from the template repo's own feature-template/, as a bake copies it.
-feature.TEMPLATE_DIR = TEMPLATE_DIR / "feature-template"
+render.TEMPLATE_DIR = TEMPLATE_DIR / "feature-template"
+# Every type a feature can have without another feature to reference (the probe has those).
 ALL_TYPES = (
     " ".join(
-        f"f_{name}:{name}{':unique' if kind.unique else ''}" for name, kind in fields.TYPES.items()
+        f"f_{name}:{name}{':unique' if kind.unique else ''}"
+        for name, kind in field_types.TYPES.items()
+        if name not in ("ref", "enum")
     )
-    + " maybe_str:str:20? maybe_text:text? maybe_int:int?"
+    + " f_enum:enum:b,a=a maybe_str:str:20? maybe_text:text? maybe_int:int=3 flag:bool=true"
 )
 
 
@@ -52,21 +64,25 @@ ALL_TYPES = (
 def test_every_template_renders_lint_clean_python_for_every_field_type(
     tmp_path: Path, options: dict[str, str]
 ) -> None:
-    spec = feature.feature_from({"NAME": "widget_parts", "FIELDS": ALL_TYPES, **options})
+    widget = feature.feature_from({"NAME": "widget_parts", "FIELDS": ALL_TYPES, **options})
     package = tmp_path / "features" / "widget_parts"
     for first_party in ("core", "tests", "features/users"):  # as in a baked project
         (tmp_path / first_party).mkdir(parents=True)
         (tmp_path / first_party / "__init__.py").touch()
     (tmp_path / "settings.py").touch()
 
-    written = feature.render(spec, package)
+    written = render.render(widget, package)
+    # The probe references another feature and itself: conftest.py and parent factories.
+    probe = render.render(render.probe_feature(), tmp_path / "features" / "zzprobes")
 
     assert {path.relative_to(package).as_posix() for path in written} == {
         "__init__.py", "dependencies.py", "exceptions.py", "models.py", "routes.py",
         "schemas.py", "services.py", "tests/__init__.py", "tests/factories.py",
         "tests/test_routes.py", "tests/test_services.py",
     }  # fmt: skip
-    for path in written:
+    assert "tests/conftest.py" in {p.relative_to(tmp_path / "features/zzprobes").as_posix()
+                                   for p in probe}  # fmt: skip
+    for path in [*written, *probe]:
         compile(path.read_text(), str(path), "exec")
     ruff = [sys.executable, "-m", "ruff"]
     isolated = ["--isolated", "--target-version", "py312", "--line-length", "100"]
@@ -83,9 +99,9 @@ def test_every_template_renders_lint_clean_python_for_every_field_type(
 
 
 def test_a_public_feature_asks_nothing_of_the_caller(tmp_path: Path) -> None:
-    spec = feature.feature_from({"NAME": "tags", "FIELDS": "label:str", "AUTH": "public"})
+    tags = feature.feature_from({"NAME": "tags", "FIELDS": "label:str", "AUTH": "public"})
 
-    feature.render(spec, tmp_path)
+    render.render(tags, tmp_path)
 
     for module in ("routes.py", "dependencies.py"):
         source = (tmp_path / module).read_text()
@@ -195,7 +211,7 @@ def test_a_name_the_templates_use_is_refused(name: str, message: str) -> None:
         feature.check_name(name)
 
 
-@pytest.mark.parametrize("name", ["calendar", "email", "profile", "orders", "order_items"])
+@pytest.mark.parametrize("name", ["calendar", "json", "profile", "typing", "orders", "order_items"])
 def test_standard_library_names_are_fine_features_are_namespaced(name: str) -> None:
     feature.check_name(name)
 
@@ -216,7 +232,7 @@ def test_standard_library_names_are_fine_features_are_namespaced(name: str) -> N
     ],
 )
 def test_singular_names(plural: str, singular: str) -> None:
-    assert feature.singularize(plural) == singular
+    assert spec.singularize(plural) == singular
 
 
 @pytest.mark.parametrize(
@@ -229,17 +245,22 @@ def test_singular_names(plural: str, singular: str) -> None:
         ("ref:uuid:unique?", {"type": "uuid", "unique": True, "optional": True}),
         ("total:decimal:10,4", {"type": "decimal", "precision": 10, "scale": 4}),
         ("body:text?", {"type": "text", "optional": True}),
+        ("customer:ref:customers", {"column": "customer_id", "on_delete": "RESTRICT"}),
+        ("parent:ref:categories?", {"target": "categories", "on_delete": "SET NULL"}),
+        ("order:ref:orders:cascade", {"on_delete": "CASCADE", "optional": False}),
+        ("status:enum:paid,open", {"choices": ("paid", "open"), "enum_class": "OrderStatus"}),
+        ("code:str:index", {"index": True, "unique": False}),
     ],
 )
 def test_field_specs_parse(entry: str, expected: dict[str, object]) -> None:
-    spec = fields.parse_field(entry, frozenset())
+    parsed = fields.parse_field(entry, frozenset(), "Order")
 
     for attribute, value in expected.items():
-        assert getattr(spec, attribute) == value
+        assert getattr(parsed, attribute) == value
 
 
 def test_no_fields_means_a_name_and_an_optional_description() -> None:
-    specs = fields.parse_fields("", frozenset())
+    specs = fields.parse_fields("", frozenset(), "Order")
 
     assert [(f.name, f.type, f.optional) for f in specs] == [
         ("name", "str", False),
@@ -251,3 +272,49 @@ def test_the_reserved_field_names_include_every_sqlmodel_attribute() -> None:
     reserved = feature.reserved_fields()
 
     assert {"id", "owner_id", "limit", "q", "metadata", "model_config", "model_dump"} <= reserved
+
+
+@pytest.mark.parametrize(
+    ("entry", "python", "server"),
+    [
+        ("qty:int=1", "1", "1"),
+        ("paid:bool=false", "False", "0"),
+        ("total:decimal:6,2=1.5", 'Decimal("1.5")', "1.5"),
+        ("status:enum:pending,paid=pending", "OrderStatus.PENDING", "pending"),
+        ("on:date=2026-01-31", "date(2026, 1, 31)", "2026-01-31"),
+        ("label:str:10=draft", "'draft'", "draft"),
+    ],
+)
+def test_a_default_is_written_for_the_model_and_the_migration(
+    entry: str, python: str, server: str
+) -> None:
+    parsed = fields.parse_field(entry, frozenset(), "Order")
+
+    assert parsed.default is not None
+    assert (parsed.default.python, parsed.default.server) == (python, server)
+    assert f"default={python}" in parsed.base_default()
+    assert repr({"server_default": server}) in parsed.base_default()
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ("qty:int=many", "'many' is not a 32-bit integer"),
+        ("qty:int=2147483648", "is not a 32-bit integer"),
+        ("paid:bool=yes", "'yes' is not true or false"),
+        ("total:decimal:4,2=123.4", "does not fit NUMERIC(4, 2)"),
+        ("status:enum:a,b=c", "'c' is not one of a, b"),
+        ("on:date=2026-02-30", "is not a YYYY-MM-DD date"),
+        ("at:datetime=now", "gives a default to a datetime field"),
+        ("status:enum:a", "needs two or more different values"),
+        ("status:enum:a,a", "needs two or more different values"),
+        ("status:enum:a,B", "has an invalid enum value 'B'"),
+        ("customer:ref", "needs the referenced feature"),
+        ("customer_id:ref:customers", "names the column, not the reference"),
+        ("owner:ref:users", "uses the reserved field name 'owner_id'"),
+        ("meta:json:unique", "marks a json field unique"),
+    ],
+)
+def test_a_bad_spec_is_refused_naming_what_is_wrong(entry: str, reason: str) -> None:
+    with pytest.raises(fields.SpecError, match=re.escape(reason)):
+        fields.parse_field(entry, feature.reserved_fields(), "Order")

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import postgres_database, run, serve
+from bench import pg
+from tests.baking import run, serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("feature")]
 
@@ -79,7 +80,7 @@ def api(feature_project: Path, postgres_url: str) -> Iterator[Api]:
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """One database for the module's server (conftest's fixture makes one per test)."""
-    with postgres_database() as url:
+    with pg.throwaway_database("paxx") as url:
         yield url
 
 

@@ -1,6 +1,10 @@
 """The hooks' helpers, unit by unit. Baking through them is tested in test_bake.py."""
 
+import json
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -8,7 +12,7 @@ import post_gen_project
 import pre_gen_project
 import pytest
 
-from tests.conftest import TEMPLATE_DIR
+from tests.baking import TEMPLATE_DIR
 
 VALID_ANSWERS = {
     "project_name": "Order Service",
@@ -70,6 +74,7 @@ def test_unsupported_python_versions_are_refused(version: str) -> None:
 
     assert error is not None
     assert "3.12, 3.13" in error
+    assert "python_version=3.12" in error  # the fix, as an answer to give
 
 
 @pytest.mark.parametrize("name", ['My "Service"', "back\\slash", "{{ evil }}", "   "])
@@ -158,14 +163,64 @@ def test_a_relative_template_path_is_found_from_the_users_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "paxx" / "feature-template").mkdir(parents=True)
+    (tmp_path / "paxx" / "cookiecutter.json").write_text("{}")
     monkeypatch.setenv("PWD", str(tmp_path))
     monkeypatch.chdir(tmp_path / "paxx")  # hooks run elsewhere; only PWD remembers the start
+    answers = {"_repo_dir": "paxx", "_output_dir": "/elsewhere"}
 
-    found = post_gen_project.find_template_repo("paxx", output_dir="/elsewhere")
+    found = post_gen_project.find_template_repo(
+        post_gen_project.template_candidates(answers, parent_cwd=None)
+    )
 
     assert found == (tmp_path / "paxx").resolve()
 
 
+def test_the_directory_the_hook_runs_from_comes_first(tmp_path: Path) -> None:
+    # cruft names no directory, and its `_template` (a URL, or a path whose working copy is at
+    # another commit) is not the copy being baked; the runner's own directory is.
+    answers = {"_template": str(tmp_path / "checkout"), "_repo_dir": str(tmp_path / "copy")}
+
+    candidates = post_gen_project.template_candidates(answers, parent_cwd=tmp_path / "clone")
+
+    assert candidates == [tmp_path / "clone", tmp_path / "copy", tmp_path / "checkout"]
+
+
+def test_the_parent_process_directory_is_read_from_the_system(tmp_path: Path) -> None:
+    child = "import post_gen_project; print(post_gen_project.parent_working_directory())"
+    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    result = subprocess.run(
+        [sys.executable, "-c", parent],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(TEMPLATE_DIR / "hooks")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert result.stdout.strip() == str(tmp_path.resolve())
+
+
 def test_an_unfindable_template_stops_with_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="cannot find feature-template/"):
-        post_gen_project.find_template_repo(str(tmp_path / "missing"), output_dir=str(tmp_path))
+        post_gen_project.find_template_repo([tmp_path / "missing"])
+
+
+def test_the_record_holds_the_template_its_version_and_the_public_answers(
+    tmp_path: Path,
+) -> None:
+    answers = {
+        **VALID_ANSWERS,
+        "init_git": True,
+        "_template": "gh:org/template",
+        "_template_version": "1.2.3",
+        "_output_dir": "/home/someone",  # differs machine to machine: not recorded
+    }
+
+    post_gen_project.write_template_record(tmp_path, answers)
+
+    record = json.loads((tmp_path / ".template.json").read_text())
+    assert record == {
+        "template": "gh:org/template",
+        "version": "1.2.3",
+        "answers": {**VALID_ANSWERS, "init_git": True},
+    }

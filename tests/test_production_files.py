@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import bake, leftover_jinja
+from tests.baking import bake, leftover_jinja
 
 
 @pytest.fixture(scope="module")

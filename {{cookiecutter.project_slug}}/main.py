@@ -9,11 +9,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from core.database import create_engine, create_sessionmaker
 from core.exceptions import UnhandledErrorMiddleware, register_exception_handlers
 from core.guards import BodySizeLimitMiddleware, SecurityHeadersMiddleware, TrustedHostMiddleware
+from core.health import TAG as HEALTH_TAG
 from core.health import router as health_router
 from core.logging import configure_logging
 from core.middleware import REQUEST_ID_HEADER, AccessLogMiddleware, RequestIDMiddleware
+from core.openapi import install as install_openapi
+from core.openapi import operation_id
 from core.schemas import ErrorResponse
-from features.registry import ROUTERS
+from features.registry import OPENAPI_TAGS, ROUTERS
 from settings import Settings, get_settings
 
 
@@ -29,10 +32,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title=settings.project_name,
+        description=settings.project_description,
+        openapi_tags=[HEALTH_TAG, *OPENAPI_TAGS],
+        generate_unique_id_function=operation_id,
         lifespan=lifespan,
         # Every error, whichever route raised it, has this shape; document it once for all.
-        responses={422: {"model": ErrorResponse}, 500: {"model": ErrorResponse}},
+        # (422, only where an operation takes input, gets the same shape in core/openapi.py.)
+        responses={500: {"model": ErrorResponse}},
     )
+    install_openapi(app, api_prefix=settings.api_prefix)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
@@ -59,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health_router)
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, prefix=settings.api_prefix)
     return app
 
 

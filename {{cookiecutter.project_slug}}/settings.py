@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     )
 
     project_name: str = "{{ cookiecutter.project_name }}"
+    project_description: str = "{{ cookiecutter.description }}"
+    # Mounts every feature's routes under it, e.g. "/api/v1"; /health stays at the root.
+    api_prefix: str = Field(default="", pattern=r"^(/[A-Za-z0-9._~-]+)*$")
     environment: Environment = "development"
 
     # SQLite file next to the project by default; set a postgresql+asyncpg:// URL for PostgreSQL.

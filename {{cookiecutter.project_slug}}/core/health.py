@@ -8,6 +8,8 @@ from core.dependencies import SessionDep
 from core.exceptions import ServiceUnavailableError
 
 router = APIRouter(prefix="/health", tags=["health"])
+# The API docs' description of this router's tag (main.py lists it first).
+TAG = {"name": "health", "description": "Probes for load balancers and orchestrators."}
 
 
 class HealthStatus(BaseModel):

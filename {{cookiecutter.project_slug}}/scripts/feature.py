@@ -18,7 +18,8 @@ from pathlib import Path
 
 from scripts import manifest
 from scripts.fields import IDENTIFIER, SpecError, parse_fields
-from scripts.render import TEMPLATE_DIR, render, template_names
+from scripts import render as templates
+from scripts.render import render, template_names
 from scripts.spec import Feature, Parent
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -141,12 +142,16 @@ def edited_files(feature: Feature) -> dict[Path, str]:
             REGISTRY.read_text(),
             [
                 f"from features.{name} import models as {name}_models",
+                f"from features.{name}.routes import TAG as {name.upper()}_TAG",
                 f"from features.{name}.routes import router as {name}_router",
             ],
         )
         path = "features/registry.py"
         registry = manifest.add_entries(registry, "ROUTERS", [f"{name}_router"], path=path)
         registry = manifest.add_entries(registry, "MODELS", [f"{name}_models"], path=path)
+        registry = manifest.add_entries(
+            registry, "OPENAPI_TAGS", [f"{name.upper()}_TAG"], path=path
+        )
         edits = {REGISTRY: registry}
         if feature.protected:
             path = "features/users/permissions.py"
@@ -177,8 +182,8 @@ def add_feature(options: dict[str, str]) -> Feature:
     target = FEATURES_DIR / feature.name
     if target.exists():
         raise FeatureError(f"features/{feature.name} already exists; nothing was changed")
-    if not TEMPLATE_DIR.is_dir():
-        raise FeatureError(f"{TEMPLATE_DIR.name}/ is missing; it holds the feature templates")
+    if not templates.TEMPLATE_DIR.is_dir():
+        raise FeatureError(".feature-template/ is missing; it holds the feature templates")
     edits = edited_files(feature)
 
     staging = Path(tempfile.mkdtemp(prefix=f".new-{feature.name}-", dir=FEATURES_DIR))

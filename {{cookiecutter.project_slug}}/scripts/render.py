@@ -33,7 +33,8 @@ def environment(template_dir: Path) -> Environment:
     return env
 
 
-def render(feature: Feature, destination: Path, template_dir: Path = TEMPLATE_DIR) -> list[Path]:
+def render(feature: Feature, destination: Path, template_dir: Path | None = None) -> list[Path]:
+    template_dir = template_dir or TEMPLATE_DIR
     env = environment(template_dir)
     written = []
     for template in sorted(template_dir.rglob(f"*{TEMPLATE_SUFFIX}")):
@@ -67,8 +68,12 @@ def probe_feature() -> Feature:
     return Feature("zzprobes", tuple(fields), owned=True, parents=parents)
 
 
+def template_names() -> frozenset[str]:
+    return _names_in(TEMPLATE_DIR)
+
+
 @cache
-def template_names(template_dir: Path = TEMPLATE_DIR) -> frozenset[str]:
+def _names_in(template_dir: Path) -> frozenset[str]:
     """Every name the templates use on their own (imports, locals, parameters, helpers).
 
     Read off a rendering of a probe feature, so the check cannot drift from the templates: a

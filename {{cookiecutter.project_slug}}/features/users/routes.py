@@ -24,6 +24,9 @@ from features.users.schemas import (
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 router = APIRouter(prefix="/users", tags=["users"], responses=UNAUTHORIZED)
+# The API docs' descriptions of the two tags; features/registry.py lists them.
+AUTH_TAG = {"name": "auth", "description": "Sign up, sign in, and refresh or revoke tokens."}
+TAG = {"name": "users", "description": "Your own account; everyone's, with permission."}
 
 
 @auth_router.post(

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from core.pagination import PageQuery
 from core.schemas import reject_nulls
@@ -21,6 +21,15 @@ Password = Annotated[
 
 
 class UserCreate(UserBase):
+    # Examples fill the API docs' "Try it out" forms and generated clients' docs.
+    model_config = {  # noqa: RUF012 (SQLModel reads it; not a shared mutable default)
+        "json_schema_extra": {
+            "examples": [
+                {"email": "ada@example.com", "password": "correct-horse-9", "full_name": "Ada"}
+            ]
+        }
+    }
+
     password: Password
 
 
@@ -47,6 +56,22 @@ class PasswordChange(BaseModel):
 
 
 class UserRead(UserBase):
+    model_config = {  # noqa: RUF012 (SQLModel reads it; not a shared mutable default)
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "id": "0b6f8f3e-3d5a-4c1e-9b7a-2f4d6c8e1a3b",
+                    "email": "ada@example.com",
+                    "full_name": "Ada",
+                    "role": "user",
+                    "is_active": True,
+                    "created_at": "2026-01-01T12:00:00Z",
+                    "updated_at": "2026-01-01T12:00:00Z",
+                }
+            ]
+        }
+    }
+
     id: uuid.UUID
     role: Role
     is_active: bool
@@ -61,6 +86,19 @@ class UserQuery(PageQuery):
 
 
 class TokenPair(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+                    "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+                    "token_type": "bearer",
+                    "expires_in": 900,
+                }
+            ]
+        }
+    )
+
     access_token: str
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105

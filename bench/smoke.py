@@ -1,0 +1,114 @@
+"""`make bench-smoke`: the quick bench into a scratch directory, so the benchmark cannot rot.
+
+It checks that every section and figure is written and that no request failed; never speed.
+Each problem names its cell; the servers' lines about failed requests are printed with them.
+Not part of `make test`: it is load, not correctness, and a loaded machine can fail it.
+"""
+
+import json
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+SECTIONS = (
+    "## Machine",
+    "## Targets",
+    "## 1. Bake",
+    "## 2. make feature",
+    "## 3. Fresh to green",
+    "## 4. Cold start",
+    "## 5. Throughput and latency",
+    "### SQLite",
+    "### PostgreSQL",
+    "### Where a GET by id spends its CPU",
+    "## Profiles",
+)
+STEPS = ("Bake wall time", "make feature wall time", "Fresh to green", "Spawn to first")
+LAYERS = ("driver", "SQLAlchemy Core", "ORM session", "FastAPI app")
+EXPECTED_CELLS = 20  # 2 databases x 5 operations x 2 apps
+NUMBER = r"\d+(?:\.\d+)?"
+SPREAD = f"{NUMBER}\N{EN DASH}{NUMBER}"
+
+
+def cell_problems(results: dict[str, Any]) -> list[str]:
+    """What went wrong in the load cells, one line per cell and figure."""
+    found = []
+    cells = results["load"]["cells"]
+    count = 0
+    for database, per_op in cells.items():
+        for operation, per_app in per_op.items():
+            for app, cell in per_app.items():
+                count += 1
+                name = f"{database} {operation} {app}"
+                if cell["requests"] <= 0:
+                    found.append(f"{name}: no request completed (0 req/s)")
+                for figure in ("non2xx", "socket_errors"):
+                    if cell[figure]:
+                        found.append(f"{name}: {cell[figure]} {figure.replace('_', ' ')}")
+                if not cell["cpu_ms"]["values"] or min(cell["cpu_ms"]["values"]) <= 0:
+                    found.append(f"{name}: no server CPU time was measured")
+    if count != EXPECTED_CELLS:
+        found.append(f"{count} load cells, expected {EXPECTED_CELLS}")
+    if set(results["load"]["layers"]) != {"SQLite", "PostgreSQL"}:
+        found.append(f"layer figures for {sorted(results['load']['layers'])} only")
+    return found
+
+
+def report_problems(report: str, out: Path) -> list[str]:
+    """Sections and figures missing from report.md, and missing chart or profiles."""
+    found = [f"report.md lacks the section {s!r}" for s in SECTIONS if s not in report]
+    for label in STEPS:
+        if not re.search(rf"\| {label}[^|]* \| {NUMBER} s \| {SPREAD} s \|", report):
+            found.append(f"report.md lacks the figure {label!r}")
+    for layer in LAYERS:
+        if not re.search(rf"\| {layer} \| {NUMBER} \({SPREAD}, n=2\) \| ", report):
+            found.append(f"report.md lacks the layer {layer!r}")
+    chart = out / "chart.png"
+    if not chart.exists() or chart.stat().st_size < 10_000:
+        found.append("chart.png is missing or empty")
+    profiles = sorted(out.glob("profile-*.txt"))
+    if len(profiles) < 3:
+        found.append(f"{len(profiles)} profiles written, expected at least 3")
+    for profile in profiles:  # py-spy attached and sampled
+        if not re.search(r"\(\d+ busy samples\)", profile.read_text()):
+            found.append(f"{profile.name} has no samples")
+    return found
+
+
+def server_error_lines(out: Path, limit: int = 40) -> list[str]:
+    lines = []
+    for log in sorted(out.glob("errors-*.log")):
+        lines += [f"{log.name}: {line}" for line in log.read_text().splitlines()[:limit]]
+    return lines
+
+
+def main() -> int:
+    # Here, not at the top: the checks above are unit-tested without matplotlib and friends.
+    from bench.config import Config
+    from bench.proc import BenchError
+    from bench.run import bench
+
+    os.environ["BENCH_QUICK"] = "1"
+    with tempfile.TemporaryDirectory(prefix="bench-smoke-") as scratch:
+        out = Path(scratch)
+        try:
+            bench(Config.from_env(str(out)))
+        except BenchError as exc:
+            print(f"bench-smoke: the quick bench failed: {exc}", file=sys.stderr)
+            return 1
+        results = json.loads((out / "results.json").read_text())
+        problems = cell_problems(results) + report_problems((out / "report.md").read_text(), out)
+        if not problems:
+            print("bench-smoke: the quick bench wrote a full report; no request failed")
+            return 0
+        print("bench-smoke: FAILED", *(f"  {p}" for p in problems), sep="\n", file=sys.stderr)
+        if errors := server_error_lines(out):
+            print("the servers' lines about failed requests:", *errors, sep="\n", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
