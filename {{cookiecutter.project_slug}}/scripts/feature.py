@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 
 from scripts import manifest
-from scripts.fields import IDENTIFIER, SpecError, parse_fields
 from scripts import render as templates
+from scripts.fields import IDENTIFIER, SpecError, parse_fields
 from scripts.render import render, template_names
 from scripts.spec import Feature, Parent
 
