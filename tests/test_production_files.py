@@ -4,49 +4,19 @@ What can be checked without building; `tests/test_production_lint.py` runs the l
 same files, and `make test-docker` builds and runs them.
 """
 
-import ast
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.conftest import bake, leftover_jinja
+from tests.production import dockerfile_instructions, load_yaml, settings_fields
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bake(tmp_path_factory.mktemp("prod"), python_version="3.13")
-
-
-def load_yaml(path: Path) -> dict[Any, Any]:
-    data = yaml.safe_load(path.read_text())
-    assert isinstance(data, dict), path
-    return data
-
-
-def settings_fields(project: Path) -> dict[str, bool]:
-    """Each `Settings` field's environment variable name, and whether it has a default."""
-    tree = ast.parse((project / "settings.py").read_text())
-    [cls] = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Settings"]
-    return {
-        node.target.id.upper(): node.value is not None
-        for node in cls.body
-        if isinstance(node, ast.AnnAssign)
-        and isinstance(node.target, ast.Name)
-        and node.target.id != "model_config"
-    }
-
-
-def dockerfile_instructions(project: Path) -> list[tuple[str, str]]:
-    text = (project / "Dockerfile").read_text().replace("\\\n", " ")
-    lines = [line.strip() for line in text.splitlines()]
-    return [
-        (line.split(maxsplit=1)[0].upper(), line.split(maxsplit=1)[1])
-        for line in lines
-        if line and not line.startswith("#")
-    ]
 
 
 def test_the_dockerfile_builds_in_two_stages_and_runs_unprivileged(project: Path) -> None:
