@@ -1,10 +1,31 @@
 """Reading a baked project's production files as data: shared by the tests that check them."""
 
 import ast
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+# npm packages the tests run, installed once each into this cache folder.
+TOOLS_DIR = Path(os.environ.get("PAXX_TOOLS_DIR", Path.home() / ".cache" / "paxx-tools"))
+
+
+def npm_modules(package: str, marker: str) -> Path:
+    """node_modules holding `package` (name@version), installed by npm unless `marker` is there."""
+    prefix = TOOLS_DIR / package.replace("@", "-").lstrip("-")
+    if not (prefix / "node_modules" / marker).exists():
+        npm = shutil.which("npm")
+        assert npm, f"npm is required for {package} (apt-get install -y npm; .ci/run does it)"
+        subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), package],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return prefix / "node_modules"
 
 
 def load_yaml(path: Path) -> dict[Any, Any]:

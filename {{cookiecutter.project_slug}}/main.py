@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from core.database import create_engine, create_sessionmaker
+from core.docs import install_docs
 from core.exceptions import UnhandledErrorMiddleware, register_exception_handlers
 from core.guards import BodySizeLimitMiddleware, SecurityHeadersMiddleware, TrustedHostMiddleware
 from core.health import router as health_router
@@ -30,6 +31,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title=settings.project_name,
         lifespan=lifespan,
+        # Served by core/docs.py from the app's own copies of the assets (no CDN).
+        docs_url=None,
+        redoc_url=None,
         # Every error, whichever route raised it, has this shape; document it once for all.
         responses={422: {"model": ErrorResponse}, 500: {"model": ErrorResponse}},
     )
@@ -57,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIDMiddleware)
     register_exception_handlers(app)
 
+    install_docs(app)
     app.include_router(health_router)
     for router in ROUTERS:
         app.include_router(router)
