@@ -12,8 +12,10 @@ from core.exceptions import UnhandledErrorMiddleware, register_exception_handler
 from core.guards import BodySizeLimitMiddleware, SecurityHeadersMiddleware, TrustedHostMiddleware
 from core.health import router as health_router
 from core.logging import configure_logging
+from core.metrics import install_metrics
 from core.middleware import REQUEST_ID_HEADER, AccessLogMiddleware, RequestIDMiddleware
 from core.schemas import ErrorResponse
+from core.telemetry import OFF, create_telemetry
 from features.registry import ROUTERS
 from settings import Settings, get_settings
 
@@ -22,11 +24,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
     engine = create_engine(settings)
+    telemetry = create_telemetry(settings)  # None unless OTEL_EXPORTER_OTLP_ENDPOINT is set
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await engine.dispose()
+        if telemetry:
+            telemetry.shutdown()  # sends the spans and metrics still buffered
 
     app = FastAPI(
         title=settings.project_name,
@@ -34,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Served by core/docs.py from the app's own copies of the assets (no CDN).
         docs_url=None,
         redoc_url=None,
+        telemetry=telemetry.config() if telemetry else OFF,
         # Every error, whichever route raised it, has this shape; document it once for all.
         responses={422: {"model": ErrorResponse}, 500: {"model": ErrorResponse}},
     )
@@ -61,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIDMiddleware)
     register_exception_handlers(app)
 
+    if settings.metrics_enabled:
+        install_metrics(app)
     install_docs(app)
     app.include_router(health_router)
     for router in ROUTERS:

@@ -6,6 +6,7 @@ import uuid
 from contextvars import ContextVar
 
 import structlog
+from opentelemetry import trace
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,6 +43,8 @@ class RequestIDMiddleware:
         # another request, and lines logged after the response (uvicorn's) still carry it.
         _request_id.set(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        # On the request's span when tracing is on (core/telemetry.py); a no-op otherwise.
+        trace.get_current_span().set_attribute("request_id", request_id)
 
         async def send_with_request_id(message: Message) -> None:
             if message["type"] == "http.response.start":
