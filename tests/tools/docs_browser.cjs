@@ -1,10 +1,11 @@
 // Drives Swagger UI and ReDoc in Debian's Chromium, with every request to another origin
 // refused and recorded: loads /docs, logs in through "Authorize", calls GET /users/me with
 // "Try it out", then loads /redoc. Prints one JSON object with what it saw.
-// Usage: NODE_PATH=<node_modules with playwright-core> node docs_browser.cjs BASE EMAIL PASSWORD
+// Usage: NODE_PATH=<node_modules with playwright-core> node docs_browser.cjs BASE EMAIL PASSWORD ME
+// (ME: the path of GET /users/me in the schema).
 const { chromium } = require("playwright-core");
 
-const [base, email, password] = process.argv.slice(2);
+const [base, email, password, mePath] = process.argv.slice(2);
 const FLAGS = [
   "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -33,7 +34,7 @@ const FLAGS = [
     await page.locator(".auth-btn-wrapper button", { hasText: "Logout" }).waitFor();
     await page.locator(".auth-btn-wrapper .btn-done").click();
 
-    const me = page.locator(".opblock-get").filter({ has: page.locator('[data-path="/users/me"]') });
+    const me = page.locator(".opblock-get").filter({ has: page.locator(`[data-path="${mePath}"]`) });
     await me.locator(".opblock-summary").click();
     await me.locator(".try-out__btn").click();
     await me.locator(".execute").click();
