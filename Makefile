@@ -7,7 +7,7 @@ DEMO_DIR ?= build/demo
 # Two workers: each baked project's checks are grouped on one worker, one project per worker.
 PYTEST_ARGS ?= -n auto --dist loadgroup
 
-.PHONY: help install demo test test-fast lint format clean lock bench bench-smoke
+.PHONY: help install demo test test-fast test-docker lint format clean lock bench bench-smoke
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,7 +25,11 @@ test: install ## Correctness: hooks, baking, and each baked project's own checks
 	$(UV) run pytest $(PYTEST_ARGS)
 
 test-fast: install ## Run the template tests that do not run a baked project's toolchain
-	$(UV) run pytest -m "not slow" $(PYTEST_ARGS)
+	$(UV) run pytest -m "not slow and not docker" $(PYTEST_ARGS)
+
+test-docker: install ## Build and run a baked project's image and compose stack (starts dockerd if needed)
+	$(UV) run pytest -m docker -n 0 tests/test_docker.py
+	@cat build/docker-report.md
 
 lint: install ## ruff, ruff format and mypy --strict on the hooks and tests
 	$(UV) run ruff check .

@@ -31,7 +31,13 @@ DEPENDENCY_NAMES = frozenset(
      "python_dotenv", "python_jose", "python_multipart", "pyyaml", "rich", "rsa", "ruff",
      "shellingham", "six", "sqlalchemy", "sqlmodel", "starlette", "structlog", "typer",
      "types_passlib", "types_pyasn1", "types_python_jose", "typing_extensions",
-     "typing_inspection", "uvicorn", "uvloop", "watchfiles", "websockets", "yaml"}
+     "typing_inspection", "uvicorn", "uvloop", "watchfiles", "websockets", "yaml",
+     # Offline docs and opt-in observability (issue 14).
+     "charset_normalizer", "fastapi_offline", "google", "googleapis_common_protos",
+     "opentelemetry_exporter_http_transport", "opentelemetry_exporter_otlp_common",
+     "opentelemetry_exporter_otlp_proto_common", "opentelemetry_exporter_otlp_proto_http",
+     "opentelemetry_proto", "opentelemetry_sdk", "opentelemetry_semantic_conventions",
+     "prometheus_client", "protobuf", "requests", "urllib3"}
 )  # fmt: skip
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")

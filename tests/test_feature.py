@@ -283,7 +283,7 @@ def test_a_feature_left_out_of_the_manifest_is_invisible_everywhere(project: Pat
         "".join(
             line
             for line in original.splitlines(keepends=True)
-            if "orders" not in line.lower() and "\"users\": users_commands" not in line
+            if "orders" not in line.lower() and '"users": users_commands' not in line
         )
     )
     try:

@@ -1,17 +1,17 @@
 """The baked project's Dockerfile, compose file, CI workflow and hook configs, read as data.
 
-No Docker engine runs these tests: they check what can be checked without building.
+What can be checked without building; `tests/test_production_lint.py` runs the linters on the
+same files, and `make test-docker` builds and runs them.
 """
 
-import ast
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.baking import bake, leftover_jinja
+from tests.production import dockerfile_instructions, load_yaml, settings_fields
 
 
 @pytest.fixture(scope="module")
@@ -19,63 +19,88 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bake(tmp_path_factory.mktemp("prod"), python_version="3.13")
 
 
-def load_yaml(path: Path) -> dict[Any, Any]:
-    data = yaml.safe_load(path.read_text())
-    assert isinstance(data, dict), path
-    return data
-
-
-def settings_fields(project: Path) -> dict[str, bool]:
-    """Each `Settings` field's environment variable name, and whether it has a default."""
-    tree = ast.parse((project / "settings.py").read_text())
-    [cls] = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Settings"]
-    return {
-        node.target.id.upper(): node.value is not None
-        for node in cls.body
-        if isinstance(node, ast.AnnAssign)
-        and isinstance(node.target, ast.Name)
-        and node.target.id != "model_config"
-    }
-
-
-def dockerfile_instructions(project: Path) -> list[tuple[str, str]]:
-    text = (project / "Dockerfile").read_text().replace("\\\n", " ")
-    lines = [line.strip() for line in text.splitlines()]
-    return [
-        (line.split(maxsplit=1)[0].upper(), line.split(maxsplit=1)[1])
-        for line in lines
-        if line and not line.startswith("#")
-    ]
-
-
 def test_the_dockerfile_builds_in_two_stages_and_runs_unprivileged(project: Path) -> None:
+    text = (project / "Dockerfile").read_text()
     instructions = dockerfile_instructions(project)
     stages = [args for op, args in instructions if op == "FROM"]
     runs = " ".join(args for op, args in instructions if op == "RUN")
 
+    # A `# syntax=` line would make every build fetch a frontend image from a registry.
+    assert not re.search(r"^#\s*syntax=", text, re.M | re.I)
     assert stages == ["python:3.13-slim AS build", "python:3.13-slim AS runtime"]
-    assert re.search(
-        r"COPY --from=ghcr.io/astral-sh/uv:\d+\.\d+\.\d+ /uv ", (project / "Dockerfile").read_text()
-    )
+    assert re.search(r"COPY --from=ghcr.io/astral-sh/uv:\d+\.\d+\.\d+ /uv ", text)
     assert "uv sync --locked --no-dev" in runs
     final_stage = instructions[[op for op, _ in instructions].index("FROM", 1) :]
+    # Numeric, so Kubernetes' runAsNonRoot can verify it; not root.
     [user] = [args for op, args in final_stage if op == "USER"]
-    assert user not in {"root", "0"}
+    uid, _, gid = user.partition(":")
+    assert re.fullmatch(r"[1-9]\d*", uid), user
+    assert re.fullmatch(r"[1-9]\d*", gid), user
+    assert f"--uid {uid}" in " ".join(args for op, args in final_stage if op == "RUN")
+    # The code and the venv stay root's: the runtime user cannot rewrite them.
+    copies = [args for op, args in final_stage if op == "COPY"]
+    assert copies == ["--from=build /app /app"]
     [healthcheck] = [args for op, args in final_stage if op == "HEALTHCHECK"]
     assert "/health/live" in healthcheck
+    assert "os.environ['PORT']" in healthcheck
     assert "curl" not in healthcheck
+    [env] = [args for op, args in final_stage if op == "ENV"]
+    assert "PORT=8000" in env.split()
     [cmd] = [args for op, args in final_stage if op == "CMD"]
+    assert '\\"$PORT\\"' in cmd
+    assert cmd.startswith('["sh", "-c", "exec uvicorn ')
     assert "--no-access-log" in cmd
+    assert "--timeout-graceful-shutdown" in cmd
     # uv builds the image but does not ship in it.
     assert not any(op == "COPY" and "astral-sh/uv" in args for op, args in final_stage)
     assert any(op == "COPY" and "astral-sh/uv" in args for op, args in instructions)
 
 
-def test_dockerignore_keeps_secrets_and_local_state_out(project: Path) -> None:
-    ignored = (project / ".dockerignore").read_text().split()
+def dockerignore_regex(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern as Docker reads it: `**` crosses folders, `*` does not."""
+    parts = re.split(r"(\*\*/?|\*|\?)", pattern.strip("/"))
+    translated = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+    return re.compile("".join(translated.get(part, re.escape(part)) for part in parts))
 
-    for entry in (".env", ".venv/", ".git/", "*.db"):
-        assert entry in ignored
+
+def build_context(project: Path) -> set[str]:
+    """The files `docker build .` sends: the last matching pattern wins; a folder's, its files."""
+    rules = [
+        (line.startswith("!"), dockerignore_regex(line.lstrip("!")))
+        for line in (project / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    sent = set()
+    for path in project.rglob("*"):
+        if not path.is_file():
+            continue
+        relative = path.relative_to(project).as_posix()
+        prefixes = ["/".join(relative.split("/")[:i]) for i in range(1, relative.count("/") + 2)]
+        included = True
+        for negated, regex in rules:
+            if any(regex.fullmatch(prefix) for prefix in prefixes):
+                included = negated
+        if included:
+            sent.add(relative)
+    return sent
+
+
+def test_the_image_gets_what_runs_and_no_tests_secrets_or_dev_tools(project: Path) -> None:
+    (project / ".venv" / "bin").mkdir(parents=True)
+    (project / ".venv" / "bin" / "python").write_text("")
+    (project / "core" / "__pycache__").mkdir()
+    (project / "core" / "__pycache__" / "x.pyc").write_text("")
+    (project / "app.db").write_text("")
+    context = build_context(project)
+
+    for needed in ("main.py", "settings.py", "manage.py", "alembic.ini", "uv.lock"):
+        assert needed in context
+    assert {"core/database.py", "features/registry.py", "migrations/env.py"} <= context
+    assert any(path.startswith("migrations/versions/") for path in context)
+    for kept_out in (".env", ".git", ".venv/", "app.db", "__pycache__", "tests/", "conftest.py"):
+        assert not [path for path in context if kept_out in path], kept_out
+    for prefix in (".feature-template/", "scripts/", ".github/", "Dockerfile", "Makefile"):
+        assert not [path for path in context if path.startswith(prefix)], prefix
 
 
 def test_compose_runs_migrations_before_the_app(project: Path) -> None:
@@ -89,6 +114,23 @@ def test_compose_runs_migrations_before_the_app(project: Path) -> None:
     app_depends = services["app"]["depends_on"]
     assert app_depends["migrate"] == {"condition": "service_completed_successfully"}
     assert app_depends["db"] == {"condition": "service_healthy"}
+
+
+def test_compose_builds_one_image_and_leaves_port_8000_to_make_dev(project: Path) -> None:
+    services = load_yaml(project / "docker-compose.yml")["services"]
+    app, migrate = services["app"], services["migrate"]
+
+    assert app["build"] == "."
+    assert "build" not in migrate
+    assert migrate["image"] == app["image"] == "${APP_IMAGE:-my_service:latest}"
+    assert migrate["pull_policy"] == "never"
+    [port] = app["ports"]
+    host, _, container = port.rpartition(":")
+    assert container == "8000"
+    assert host == "${APP_PORT:-8080}"
+    for service in (app, migrate):
+        assert service["read_only"] is True
+        assert service["tmpfs"] == ["/tmp"]
 
 
 def env_names_set_by_compose(project: Path) -> set[str]:
@@ -142,7 +184,33 @@ def test_ci_runs_every_check_and_keeps_its_expressions(project: Path) -> None:
     [postgres_tests] = [s for s in steps if s.get("env", {}).get("TEST_DATABASE_URL")]
     assert postgres_tests["run"] == "uv run pytest"
     assert "postgres" in jobs["checks"]["services"]
-    assert any(s.get("uses", "").startswith("docker/build-push-action") for s in steps)
+
+
+def test_ci_builds_the_image_and_runs_it(project: Path) -> None:
+    docker = ci_workflow(project)["jobs"]["docker"]
+    script = "\n".join(step.get("run", "") for step in docker["steps"])
+
+    assert "docker build --tag app:ci ." in script
+    assert "--read-only" in script
+    assert "app:ci alembic upgrade head" in script
+    assert "http://127.0.0.1:8000/health/ready" in script
+    assert "docker stop --time 30 app" in script
+    assert "postgres" in docker["services"]
+
+
+def test_ci_pins_every_action_to_a_commit_and_keeps_no_credentials(project: Path) -> None:
+    text = (project / ".github" / "workflows" / "ci.yml").read_text()
+    steps = [step for job in ci_workflow(project)["jobs"].values() for step in job["steps"]]
+    uses = [step["uses"] for step in steps if "uses" in step]
+
+    assert uses
+    for action in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), action
+        # The release the SHA stands for, for readers and for Dependabot.
+        assert re.search(re.escape(action) + r" # v\d+\.\d+\.\d+$", text, re.M), action
+    checkouts = [step for step in steps if step.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts
+    assert all(step["with"]["persist-credentials"] is False for step in checkouts)
 
 
 def test_ci_sets_only_settings_or_test_variables(project: Path) -> None:

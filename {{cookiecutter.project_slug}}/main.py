@@ -7,15 +7,18 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from core.database import create_engine, create_sessionmaker
+from core.docs import install_docs
 from core.exceptions import UnhandledErrorMiddleware, register_exception_handlers
 from core.guards import BodySizeLimitMiddleware, SecurityHeadersMiddleware, TrustedHostMiddleware
 from core.health import TAG as HEALTH_TAG
 from core.health import router as health_router
 from core.logging import configure_logging
+from core.metrics import install_metrics
 from core.middleware import REQUEST_ID_HEADER, AccessLogMiddleware, RequestIDMiddleware
 from core.openapi import install as install_openapi
 from core.openapi import operation_id
 from core.schemas import ErrorResponse
+from core.telemetry import OFF, create_telemetry
 from features.registry import OPENAPI_TAGS, ROUTERS
 from settings import Settings, get_settings
 
@@ -24,11 +27,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
     engine = create_engine(settings)
+    telemetry = create_telemetry(settings)  # None unless OTEL_EXPORTER_OTLP_ENDPOINT is set
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await engine.dispose()
+        if telemetry:
+            telemetry.shutdown()  # sends the spans and metrics still buffered
 
     app = FastAPI(
         title=settings.project_name,
@@ -36,6 +42,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[HEALTH_TAG, *OPENAPI_TAGS],
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
+        # Served by core/docs.py from the app's own copies of the assets (no CDN).
+        docs_url=None,
+        redoc_url=None,
+        telemetry=telemetry.config() if telemetry else OFF,
         # Every error, whichever route raised it, has this shape; document it once for all.
         # (422, only where an operation takes input, gets the same shape in core/openapi.py.)
         responses={500: {"model": ErrorResponse}},
@@ -65,6 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIDMiddleware)
     register_exception_handlers(app)
 
+    if settings.metrics_enabled:
+        install_metrics(app)
+    install_docs(app)
     app.include_router(health_router)
     for router in ROUTERS:
         app.include_router(router, prefix=settings.api_prefix)

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     # Unused by the generated code: docker-compose.yml runs Redis for the caches or queues you add.
     redis_url: str | None = None
 
+    # Observability, off by default. An OTLP/HTTP collector's URL (http://collector:4318) turns
+    # on trace and metric export (core/telemetry.py); METRICS_ENABLED serves /metrics
+    # (core/metrics.py).
+    otel_exporter_otlp_endpoint: str | None = None
+    metrics_enabled: bool = False
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_case_log_level(cls, value: object) -> object:

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor
 
+from core.telemetry import add_trace_ids
 from settings import Settings
 
 # Loggers that bring their own handlers; they are emptied and sent to the root handler instead.
@@ -46,6 +47,8 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    if settings.otel_exporter_otlp_endpoint:
+        shared.append(add_trace_ids)  # the line's trace_id and span_id, as the collector has them
     renderer: list[Processor] = (
         [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
         if settings.json_logs

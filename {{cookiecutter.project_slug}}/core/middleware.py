@@ -6,6 +6,7 @@ import uuid
 from contextvars import ContextVar
 
 import structlog
+from opentelemetry import trace
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -14,6 +15,9 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 access_logger = structlog.get_logger("access")
+# Orchestrators probe these every few seconds; a line per successful probe would drown the log.
+# A failing probe (a 503 from /health/ready) is still logged.
+_QUIET_PREFIX = "/health/"
 
 
 def get_request_id() -> str | None:
@@ -39,6 +43,8 @@ class RequestIDMiddleware:
         # another request, and lines logged after the response (uvicorn's) still carry it.
         _request_id.set(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        # On the request's span when tracing is on (core/telemetry.py); a no-op otherwise.
+        trace.get_current_span().set_attribute("request_id", request_id)
 
         async def send_with_request_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -53,7 +59,8 @@ class RequestIDMiddleware:
 class AccessLogMiddleware:
     """One log line per request: method, path, status and duration (uvicorn's own is off).
 
-    Add it inside `RequestIDMiddleware`, so the line carries the request's ID.
+    Add it inside `RequestIDMiddleware`, so the line carries the request's ID. Successful
+    health probes are not logged.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -77,10 +84,11 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
-            access_logger.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round((time.perf_counter() - start) * 1000, 2),
-            )
+            if status >= 400 or not scope["path"].startswith(_QUIET_PREFIX):
+                access_logger.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - start) * 1000, 2),
+                )

@@ -12,6 +12,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -113,6 +114,22 @@ async def test_an_unhandled_error_is_logged_with_its_traceback_and_answered_500(
     assert access["status"] == 500
 
 
+async def test_a_successful_probe_writes_no_access_line_and_a_failing_one_does(
+    json_settings: Settings, stream: io.StringIO, tmp_path: Path
+) -> None:
+    await serve_one(json_settings, stream, "/health/live", **{"X-Request-ID": "probe-ok"})
+    unreachable = json_settings.model_copy(
+        update={"database_url": f"sqlite+aiosqlite:///{tmp_path}/no/such/dir/app.db"}
+    )
+    status, _, _ = await serve_one(
+        unreachable, stream, "/health/ready", **{"X-Request-ID": "probe-down"}
+    )
+
+    assert status == 503
+    access = [line for line in json_lines(stream) if line["logger"] == "access"]
+    assert [(line["request_id"], line["status"]) for line in access] == [("probe-down", 503)]
+
+
 async def test_console_mode_prints_a_readable_traceback(
     test_settings: Settings, stream: io.StringIO
 ) -> None:
@@ -207,8 +224,10 @@ def test_served_by_uvicorn_every_line_is_json_and_each_request_is_logged_once(
                     assert time.monotonic() < deadline, "uvicorn did not start"
                     time.sleep(0.1)
             assert (
-                get(f"http://127.0.0.1:{port}/health/ready", **{"X-Request-ID": "served-1"}) == 200
+                get(f"http://127.0.0.1:{port}/health/ready", **{"X-Request-ID": "probe-1"}) == 200
             )
+            served = get(f"http://127.0.0.1:{port}/openapi.json", **{"X-Request-ID": "served-1"})
+            assert served == 200
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -220,7 +239,8 @@ def test_served_by_uvicorn_every_line_is_json_and_each_request_is_logged_once(
     assert not any("color_message" in r for r in records)
     [access] = [r for r in records if r.get("request_id") == "served-1"]
     assert access["logger"] == "access"
-    assert access["path"] == "/health/ready"
+    assert access["path"] == "/openapi.json"
+    assert not [r for r in records if r.get("request_id") == "probe-1"]
 
 
 def test_the_log_level_is_read_in_any_case() -> None:
