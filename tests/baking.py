@@ -34,6 +34,8 @@ def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env["UV_NO_PROGRESS"] = "1"
     env.pop("TEST_DATABASE_URL", None)
     env.pop("DATABASE_URL", None)
+    # A pyenv shim that started us pins its own Python; a bake's .python-version must decide.
+    env.pop("PYENV_VERSION", None)
     env.update(extra or {})
     return env
 
