@@ -104,7 +104,8 @@ class FieldSpec:
 
     def update_default(self) -> str:
         """In the update schema every field is optional; the limits stay."""
-        return f" = Field({', '.join(['default=None', *self.limits()])})"
+        limits = self.limits()
+        return f" = Field({', '.join(['default=None', *limits])})" if limits else " = None"
 
     def samples(self) -> tuple[str, str, str]:
         if self.type == "str":

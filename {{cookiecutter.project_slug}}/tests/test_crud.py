@@ -11,6 +11,8 @@ import pytest
 from fastapi import APIRouter, FastAPI, Query
 from httpx import AsyncClient
 from pydantic import model_validator
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import Field, SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -218,3 +220,23 @@ async def test_list_parameters_out_of_bounds_are_a_422_naming_them(
 
     assert response.status_code == 422, response.text
     assert ["query", field] in [detail["loc"] for detail in response.json()["error"]["details"]]
+
+
+async def test_a_page_costs_two_statements_however_many_rows_it_holds(
+    widgets: AsyncSession, engine: AsyncEngine
+) -> None:
+    await add(widgets, *[f"w{n}" for n in range(12)])
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        page = await paginate(widgets, Widget, query(limit=10), order_by="name")
+        names = [row.name for row in page.items]  # no lazy load: every column came with the row
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+    assert len(names) == 10
+    assert len(statements) == 2, statements  # the count and the page: no query per row
