@@ -11,6 +11,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +254,21 @@ def test_removing_a_feature_leaves_a_project_whose_next_migration_drops_it(
     (migration,) = (project / "migrations" / "versions").glob("*_remove_order_items.py")
     assert 'op.drop_table("order_items")' in migration.read_text()
     run(["make", "check"], project)
+
+
+def test_racing_a_parent_delete_against_a_child_create_never_leaves_an_orphan(api: Api) -> None:
+    for attempt in range(8):
+        status, customer = api.call(
+            "POST", "/customers", {"name": "C", "email": f"r{attempt}@x.io"}
+        )
+        assert status == 201
+        body = {"customer_id": customer["id"], "total": "1", "placed_at": "2026-01-01T00:00:00Z"}
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            deleting = pool.submit(api.call, "DELETE", f"/customers/{customer['id']}")
+            creating = pool.submit(api.call, "POST", "/orders", body)
+            (deleted, _), (created, order) = deleting.result(), creating.result()
+
+        # One of them wins; both winning would leave an order whose customer is gone.
+        assert (deleted, created) in {(204, 422), (409, 201)}, (deleted, created, order)
+        if created == 201:
+            assert api.call("GET", f"/customers/{customer['id']}")[0] == 200
