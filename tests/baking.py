@@ -4,6 +4,8 @@ A plain module, imported by name; conftest.py keeps only fixtures.
 """
 
 import contextlib
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -201,3 +203,43 @@ FEATURES: dict[str, list[str]] = {
     "notes": ["OWNED=yes", "FIELDS=title:str body:text?"],
     "tags": ["AUTH=public", "FIELDS=label:str:40:unique"],
 }
+
+
+def snapshot(project: Path) -> dict[str, str]:
+    """Every file the user owns, by content: the measure of "nothing changed"."""
+    skipped = {".venv", ".git", ".mypy_cache", ".ruff_cache", ".pytest_cache", "__pycache__"}
+    return {
+        str(path.relative_to(project)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(project.rglob("*"))
+        if path.is_file() and not skipped & set(path.relative_to(project).parts)
+    }
+
+
+def assert_refused(project: Path, command: list[str], message: str) -> None:
+    """`command` fails with one `error:` line holding `message`, and changes no file."""
+    before = snapshot(project)
+
+    result = run(command, project, check=False)
+
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert message in errors[0]
+    assert snapshot(project) == before
+
+
+def http_json(
+    method: str, url: str, body: object = None, *, token: str | None = None
+) -> tuple[int, Any]:
+    """Call a served app as a client does: (status, the JSON body or None)."""
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read().decode()
+            return response.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read().decode())

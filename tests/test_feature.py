@@ -1,7 +1,6 @@
 """`make feature` in a baked project: what it writes works; what it refuses leaves no trace."""
 
 import ast
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -9,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.baking import FEATURES, run
+from tests.baking import FEATURES, assert_refused, run, snapshot
 
 # The session's one project with features (conftest's `feature_project`), on one worker.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("feature")]
@@ -18,16 +17,6 @@ FILES = {
     "routes.py", "tests/__init__.py", "tests/factories.py", "tests/test_routes.py",
     "tests/test_services.py",
 }  # fmt: skip
-
-
-def snapshot(project: Path) -> dict[str, str]:
-    """Every file the user owns, by content: the measure of "nothing changed"."""
-    skipped = {".venv", ".git", ".mypy_cache", ".ruff_cache", ".pytest_cache", "__pycache__"}
-    return {
-        str(path.relative_to(project)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(project.rglob("*"))
-        if path.is_file() and not skipped & set(path.relative_to(project).parts)
-    }
 
 
 def manifest_list(project: Path, name: str) -> list[str]:
@@ -179,15 +168,7 @@ def test_protected_operations_declare_their_security_and_public_ones_none(projec
 def test_a_refusal_is_one_line_and_changes_nothing(
     project: Path, args: list[str], message: str
 ) -> None:
-    before = snapshot(project)
-
-    result = run(["make", "feature", *args], project, check=False)
-
-    assert result.returncode != 0
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, result.stderr
-    assert message in errors[0]
-    assert snapshot(project) == before
+    assert_refused(project, ["make", "feature", *args], message)
 
 
 def test_an_unknown_argument_is_refused(project: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bench import pg
-from tests.baking import run, serve
+from tests.baking import http_json, run, serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("feature")]
 
@@ -36,19 +36,8 @@ class Api:
     def call(
         self, method: str, path: str, body: object = None, *, who: str | None = None
     ) -> tuple[int, Any]:
-        headers = {"Content-Type": "application/json"}
-        if who is not None:
-            headers["Authorization"] = f"Bearer {self.tokens[who]}"
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.base_url + path, data=data, method=method, headers=headers
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                text = response.read().decode()
-                return response.status, json.loads(text) if text else None
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read().decode())
+        token = None if who is None else self.tokens[who]
+        return http_json(method, self.base_url + path, body, token=token)
 
 
 def login(base_url: str, email: str) -> str:
