@@ -1,19 +1,23 @@
 """The app factory. `uvicorn main:app` serves the module-level `app`."""
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from core.database import create_engine, create_sessionmaker
+from core.events import bus
 from core.exceptions import UnhandledErrorMiddleware, register_exception_handlers
 from core.guards import BodySizeLimitMiddleware, SecurityHeadersMiddleware, TrustedHostMiddleware
 from core.health import router as health_router
+from core.jobs import runtime as jobs_runtime
+from core.jobs.worker import run_embedded_scheduler
 from core.logging import configure_logging
 from core.middleware import REQUEST_ID_HEADER, AccessLogMiddleware, RequestIDMiddleware
 from core.schemas import ErrorResponse
-from features.registry import ROUTERS
+from features.registry import EVENT_HANDLERS, JOBS, ROUTERS
 from settings import Settings, get_settings
 
 
@@ -21,10 +25,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
     engine = create_engine(settings)
+    bus.use(EVENT_HANDLERS)
+    jobs = jobs_runtime.start(settings, JOBS, engine=engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await jobs.broker.startup()
+        # Embedded jobs have no scheduler process: on a developer's machine the app fires them.
+        scheduler = None
+        if jobs.embedded and settings.environment == "development":
+            scheduler = asyncio.create_task(run_embedded_scheduler(jobs.broker))
         yield
+        if scheduler is not None:
+            scheduler.cancel()
+            with suppress(asyncio.CancelledError):
+                await scheduler
+        await jobs.broker.shutdown()
+        await jobs.close()
         await engine.dispose()
 
     app = FastAPI(
@@ -37,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.write_sessionmaker = create_sessionmaker(engine, writes=True)
+    app.state.jobs = jobs
 
     # The last one added runs first. A request passes: request ID, access log, security headers,
     # trusted hosts (production), CORS (if origins are set), body size limit, 500 envelope.

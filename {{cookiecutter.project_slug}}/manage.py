@@ -17,8 +17,10 @@ from typer.core import TyperGroup
 
 from core.database import create_engine, create_sessionmaker
 from core.exceptions import AppError, ServiceUnavailableError
+from core.jobs.commands import jobs_cli
 from core.logging import configure_logging
 from core.shell import start
+from features.registry import JOBS
 from settings import Settings, get_settings
 
 FEATURES_DIR = Path(__file__).resolve().parent / "features"
@@ -75,6 +77,7 @@ def feature_models() -> dict[str, type[SQLModel]]:
 
 
 mount_feature_commands(app)
+app.add_typer(jobs_cli(JOBS), name="jobs")
 
 
 @app.command("check-db")

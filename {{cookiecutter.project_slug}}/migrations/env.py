@@ -35,6 +35,8 @@ def import_feature_models() -> None:
 
 
 import_feature_models()
+import core.jobs.models  # noqa: E402, F401  (the dead-letter table is core's, not a feature's)
+
 target_metadata = SQLModel.metadata
 
 

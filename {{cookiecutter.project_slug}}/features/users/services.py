@@ -8,10 +8,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.database import unique_violation_column
+from core.events import emit
 from core.pagination import ordering
 from core.schemas import ErrorDetail, Page
 from core.security import hash_password, verify_and_update_password
 from features.users import tokens
+from features.users.events import UserRegistered
 from features.users.exceptions import (
     EmailTakenError,
     InvalidCredentialsError,
@@ -53,6 +55,7 @@ async def register(
                 ]
             ) from exc
         raise
+    emit(session, UserRegistered(user_id=user.id, email=user.email))
     return user
 
 
