@@ -26,7 +26,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings)
     engine = create_engine(settings)
     bus.use(EVENT_HANDLERS)
-    jobs = jobs_runtime.start(settings, JOBS, engine=engine)
+    # In tests an embedded job runs before `enqueue` returns, so the test sees what it did.
+    jobs = jobs_runtime.start(settings, JOBS, engine=engine, inline=settings.environment == "test")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await scheduler
         await jobs.broker.shutdown()
         await jobs.close()
+        jobs_runtime.stop(jobs)
         await engine.dispose()
 
     app = FastAPI(

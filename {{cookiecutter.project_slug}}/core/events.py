@@ -56,7 +56,9 @@ class EventBus:
             except Exception:
                 # The transaction is already committed: there is nothing to undo, only to report.
                 log.exception(
-                    "event handler failed", event=type(event).__name__, handler=handler.__qualname__
+                    "event handler failed",
+                    event_type=type(event).__name__,
+                    handler=handler.__qualname__,
                 )
 
 

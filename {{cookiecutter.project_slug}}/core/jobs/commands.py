@@ -39,6 +39,7 @@ def jobs_cli(job_modules: Iterable[ModuleType]) -> typer.Typer:
             finally:
                 await runtime.broker.shutdown()
                 await runtime.close()
+                jobs_runtime.stop(runtime)
 
         return asyncio.run(main())
 

@@ -126,3 +126,10 @@ def start(
     redis = None if settings.redis_url is None else Redis.from_url(settings.redis_url)
     _current = JobRuntime(settings, broker, session_factory, redis, jobs, own_engine)
     return _current
+
+
+def stop(runtime: JobRuntime) -> None:
+    """Forget `runtime` if it is this process's: a later `enqueue` fails instead of using it."""
+    global _current
+    if _current is runtime:
+        _current = None
