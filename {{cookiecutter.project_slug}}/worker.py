@@ -12,6 +12,10 @@ from features.registry import EVENT_HANDLERS, JOBS
 from settings import get_settings
 
 settings = get_settings()
+if settings.redis_url is None:
+    raise SystemExit(
+        "error: a worker needs REDIS_URL; without it jobs run inside the app (make dev)"
+    )
 configure_logging(settings)
 bus.use(EVENT_HANDLERS)
 runtime = jobs_runtime.start(settings, JOBS)
