@@ -120,7 +120,10 @@ class Workers:
     def stop(self, proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, sig)
-            proc.wait(timeout=60)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{proc.args} did not stop\n{self.output()[-8000:]}", pytrace=False)
 
     def output(self) -> str:
         self.logs.seek(0)
@@ -191,8 +194,10 @@ def workers(project: Path, env: dict[str, str]) -> Iterator[Workers]:
         pool,
     )
     yield pool
+    # SIGKILL: a SIGTERM to the whole group races taskiq's supervisor, which restarts a worker
+    # process that stopped on its own signal (the SIGTERM test signals the supervisor only).
     for proc in pool.procs:
-        pool.stop(proc)
+        pool.stop(proc, signal.SIGKILL)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, pool: Workers | None = None) -> None:
@@ -228,7 +233,7 @@ def test_two_workers_and_one_scheduler_fire_each_tick_once(
     assert 5 <= len(ticks) <= 7, ticks  # every 2 s for ~10 s after the first
     gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert min(gaps) > 1.5, gaps  # never twice in one tick
-    assert len({w[2] for w in lines(project, "tick", "-")}) >= 1
+    assert "broker: redis, 2 live worker(s)" in manage(project, env, "status")
 
 
 def test_a_job_failing_twice_then_succeeding_runs_three_times_with_growing_delays(
@@ -273,6 +278,24 @@ def test_a_sigkilled_workers_job_completes_exactly_once_on_the_other(
     assert len(starts) == 2
     assert starts[1][2] != str(victim_pid)
     workers.procs.append(workers.start("make", "worker"))  # back to two for later tests
+
+
+def test_sigterm_lets_the_running_job_finish_first(
+    project: Path, env: dict[str, str], workers: Workers
+) -> None:
+    manage(project, env, "run", "probe.slow", "--enqueue", "--kwargs", '{"token": "t1"}')
+    wait_until(lambda: lines(project, "slow-start", "t1") != [], 30, workers)
+    pid = lines(project, "slow-start", "t1")[0][2]
+    victim = next(p for p in workers.procs if p.poll() is None and os.getpgid(int(pid)) == p.pid)
+    # To taskiq's supervisor, as a container runtime would: it stops its worker process.
+    supervisor = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    os.kill(supervisor, signal.SIGTERM)
+    victim.wait(timeout=60)
+    wait_until(lambda: lines(project, "slow-done", "t1") != [], 15, workers)
+    assert [w[2] for w in lines(project, "slow-done", "t1")] == [pid]  # by the stopped worker
+    time.sleep(5)  # past the visibility timeout: it was acknowledged, nobody runs it again
+    assert len(lines(project, "slow-start", "t1")) == 1
+    workers.procs.append(workers.start("make", "worker"))
 
 
 def test_an_event_from_a_rolled_back_request_reaches_no_handler(
