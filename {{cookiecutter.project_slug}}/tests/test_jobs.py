@@ -27,7 +27,7 @@ attempts: defaultdict[str, list[float]] = defaultdict(list)
 FAST = RetryPolicy(max_attempts=3, delay=0.05, max_delay=1, jitter=0)
 
 
-@job(retry=FAST)
+@job(retry=RetryPolicy(max_attempts=3, delay=0.25, max_delay=1, jitter=0))
 async def flaky(session: AsyncSession, token: str, failures: int) -> str:
     attempts[token].append(time.monotonic())
     if len(attempts[token]) <= failures:
@@ -77,7 +77,9 @@ async def test_a_job_failing_twice_runs_three_times_with_growing_delays(jobs: Jo
     job_id = await flaky.enqueue(token=token, failures=2)
     assert await wait_for_result(jobs, job_id) == "done after 3"
     first, second, third = attempts[token]
-    assert 0.04 <= second - first < third - second
+    # Delays of 0.25 s then 0.5 s: wide enough apart that a loaded machine cannot swap them.
+    assert 0.25 <= second - first < third - second
+    assert third - second >= 0.5
 
 
 async def test_do_not_retry_fails_at_once_into_the_dead_letter(
