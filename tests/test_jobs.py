@@ -7,6 +7,7 @@ a SIGKILLed worker's job runs again on the other worker, and a rolled-back reque
 nothing.
 """
 
+import contextlib
 import itertools
 import os
 import signal
@@ -29,6 +30,7 @@ REDIS_URL = os.environ.get("PAXX_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 PROBE_JOBS = """
 import asyncio
+import contextlib
 import itertools
 import os
 import time
@@ -123,7 +125,7 @@ class Workers:
             try:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                pytest.fail(f"{proc.args} did not stop\n{self.output()[-8000:]}", pytrace=False)
+                pytest.fail(f"{proc.args!r} did not stop\n{self.output()[-8000:]}", pytrace=False)
 
     def output(self) -> str:
         self.logs.seek(0)
@@ -197,7 +199,10 @@ def workers(project: Path, env: dict[str, str]) -> Iterator[Workers]:
     # SIGKILL: a SIGTERM to the whole group races taskiq's supervisor, which restarts a worker
     # process that stopped on its own signal (the SIGTERM test signals the supervisor only).
     for proc in pool.procs:
-        pool.stop(proc, signal.SIGKILL)
+        # The whole group, even if `make` itself has exited: its uv and taskiq may live on.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, pool: Workers | None = None) -> None:
@@ -277,7 +282,7 @@ def test_a_sigkilled_workers_job_completes_exactly_once_on_the_other(
     starts = lines(project, "slow-start", "k1")
     assert len(starts) == 2
     assert starts[1][2] != str(victim_pid)
-    workers.procs.append(workers.start("make", "worker"))  # back to two for later tests
+    workers.start("make", "worker")  # back to two for later tests
 
 
 def test_sigterm_lets_the_running_job_finish_first(
@@ -295,7 +300,7 @@ def test_sigterm_lets_the_running_job_finish_first(
     assert [w[2] for w in lines(project, "slow-done", "t1")] == [pid]  # by the stopped worker
     time.sleep(5)  # past the visibility timeout: it was acknowledged, nobody runs it again
     assert len(lines(project, "slow-start", "t1")) == 1
-    workers.procs.append(workers.start("make", "worker"))
+    workers.start("make", "worker")
 
 
 def test_an_event_from_a_rolled_back_request_reaches_no_handler(
