@@ -10,7 +10,7 @@ from types import ModuleType
 from typing import Annotated, Any
 
 import typer
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from core.dependencies import committed
 from core.exceptions import NotFoundError
@@ -91,7 +91,7 @@ def jobs_cli(job_modules: Iterable[ModuleType]) -> typer.Typer:
 
         async def work(runtime: JobRuntime) -> None:
             async with runtime.session_factory() as session:
-                dead_count = len((await session.exec(select(DeadJob.id))).all())
+                dead_count = (await session.exec(select(func.count()).select_from(DeadJob))).one()
             if runtime.redis is None:
                 typer.echo("broker: embedded (no REDIS_URL): jobs run inside the app's process")
             else:
