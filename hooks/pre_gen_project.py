@@ -20,24 +20,25 @@ PROJECT_MODULES = frozenset(
 # install under other names. uv refuses a project named like one of its dependencies.
 # tests/test_hooks.py fails when the lock gains a package that is missing here.
 DEPENDENCY_NAMES = frozenset(
-    {"aiosqlite", "alembic", "annotated_doc", "annotated_types", "anyio", "argon2",
-     "argon2_cffi", "argon2_cffi_bindings", "ast_serialize", "asyncpg", "certifi", "cffi",
+    {"aiohappyeyeballs", "aiohttp", "aiosignal", "aiosqlite", "alembic", "annotated_doc",
+     "annotated_types", "anyio", "argon2", "argon2_cffi", "argon2_cffi_bindings",
+     "ast_serialize", "asyncpg", "attr", "attrs", "certifi", "cffi", "charset_normalizer",
      "click", "colorama", "cryptography", "dns", "dnspython", "dotenv", "ecdsa",
-     "email_validator", "fastapi", "greenlet", "h11", "httpcore", "httptools", "httpx", "idna",
+     "email_validator", "fastapi", "fastapi_offline", "frozenlist", "google",
+     "googleapis_common_protos", "greenlet", "h11", "httpcore", "httptools", "httpx", "idna",
      "iniconfig", "jinja2", "jose", "librt", "mako", "markdown_it", "markdown_it_py",
-     "markupsafe", "mdurl", "multipart", "mypy", "mypy_extensions", "opentelemetry",
-     "opentelemetry_api", "packaging", "passlib", "pathspec", "pluggy", "pyasn1", "pycparser",
-     "pydantic", "pydantic_core", "pydantic_settings", "pygments", "pytest", "pytest_asyncio",
-     "python_dotenv", "python_jose", "python_multipart", "pyyaml", "rich", "rsa", "ruff",
-     "shellingham", "six", "sqlalchemy", "sqlmodel", "starlette", "structlog", "typer",
-     "types_passlib", "types_pyasn1", "types_python_jose", "typing_extensions",
-     "typing_inspection", "uvicorn", "uvloop", "watchfiles", "websockets", "yaml",
-     # Offline docs and opt-in observability (issue 14).
-     "charset_normalizer", "fastapi_offline", "google", "googleapis_common_protos",
-     "opentelemetry_exporter_http_transport", "opentelemetry_exporter_otlp_common",
-     "opentelemetry_exporter_otlp_proto_common", "opentelemetry_exporter_otlp_proto_http",
-     "opentelemetry_proto", "opentelemetry_sdk", "opentelemetry_semantic_conventions",
-     "prometheus_client", "protobuf", "requests", "urllib3"}
+     "markupsafe", "mdurl", "multidict", "multipart", "mypy", "mypy_extensions", "opentelemetry",
+     "opentelemetry_api", "opentelemetry_exporter_http_transport",
+     "opentelemetry_exporter_otlp_common", "opentelemetry_exporter_otlp_proto_common",
+     "opentelemetry_exporter_otlp_proto_http", "opentelemetry_proto", "opentelemetry_sdk",
+     "opentelemetry_semantic_conventions", "packaging", "passlib", "pathspec", "pluggy",
+     "prometheus_client", "propcache", "protobuf", "pyasn1", "pycparser", "pycron", "pydantic",
+     "pydantic_core", "pydantic_settings", "pygments", "pytest", "pytest_asyncio",
+     "python_dotenv", "python_jose", "python_multipart", "pyyaml", "redis", "requests", "rich",
+     "rsa", "ruff", "shellingham", "six", "sqlalchemy", "sqlmodel", "starlette", "structlog",
+     "taskiq", "taskiq_dependencies", "taskiq_redis", "typer", "types_passlib", "types_pyasn1",
+     "types_python_jose", "typing_extensions", "typing_inspection", "urllib3", "uvicorn",
+     "uvloop", "watchfiles", "websockets", "yaml", "yarl"}
 )  # fmt: skip
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")

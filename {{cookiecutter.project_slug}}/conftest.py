@@ -12,6 +12,7 @@ overridden to use that same transaction, so tests see each other's data never.
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.database import create_engine
 from core.dependencies import committed, get_session
+from core.jobs import runtime as jobs_runtime
 from features.users.permissions import Role
 from main import create_app
 from settings import Settings
@@ -93,7 +95,7 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 
 @pytest.fixture
-def app(test_settings: Settings, session: AsyncSession) -> FastAPI:
+def app(test_settings: Settings, session: AsyncSession) -> Iterator[FastAPI]:
     app = create_app(test_settings)
 
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
@@ -102,7 +104,15 @@ def app(test_settings: Settings, session: AsyncSession) -> FastAPI:
             yield session
 
     app.dependency_overrides[get_session] = session_in_test_transaction
-    return app
+    app.state.jobs.session_factory = lambda: borrowed(session)  # jobs too (core/jobs)
+    yield app
+    jobs_runtime.stop(app.state.jobs)
+
+
+@asynccontextmanager
+async def borrowed(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """`session` as a job's session factory would give it, but left open for the test."""
+    yield session
 
 
 @pytest.fixture

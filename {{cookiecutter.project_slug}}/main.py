@@ -1,17 +1,21 @@
 """The app factory. `uvicorn main:app` serves the module-level `app`."""
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from core.database import create_engine, create_sessionmaker
 from core.docs import install_docs
+from core.events import bus
 from core.exceptions import UnhandledErrorMiddleware, register_exception_handlers
 from core.guards import BodySizeLimitMiddleware, SecurityHeadersMiddleware, TrustedHostMiddleware
 from core.health import TAG as HEALTH_TAG
 from core.health import router as health_router
+from core.jobs import runtime as jobs_runtime
+from core.jobs.worker import run_embedded_scheduler
 from core.logging import configure_logging
 from core.metrics import install_metrics
 from core.middleware import REQUEST_ID_HEADER, AccessLogMiddleware, RequestIDMiddleware
@@ -19,7 +23,7 @@ from core.openapi import install as install_openapi
 from core.openapi import operation_id
 from core.schemas import ErrorResponse
 from core.telemetry import OFF, create_telemetry
-from features.registry import OPENAPI_TAGS, ROUTERS
+from features.registry import EVENT_HANDLERS, JOBS, OPENAPI_TAGS, ROUTERS
 from settings import Settings, get_settings
 
 
@@ -28,10 +32,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings)
     engine = create_engine(settings)
     telemetry = create_telemetry(settings)  # None unless OTEL_EXPORTER_OTLP_ENDPOINT is set
+    bus.use(EVENT_HANDLERS)
+    # In tests an embedded job runs before `enqueue` returns, so the test sees what it did.
+    jobs = jobs_runtime.start(settings, JOBS, engine=engine, inline=settings.environment == "test")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await jobs.broker.startup()
+        # Embedded jobs have no scheduler process: on a developer's machine the app fires them.
+        scheduler = None
+        if jobs.embedded and settings.environment == "development":
+            scheduler = asyncio.create_task(run_embedded_scheduler(jobs.broker))
         yield
+        if scheduler is not None:
+            scheduler.cancel()
+            with suppress(asyncio.CancelledError):
+                await scheduler
+        await jobs.broker.shutdown()
+        await jobs.close()
+        jobs_runtime.stop(jobs)
         await engine.dispose()
         if telemetry:
             telemetry.shutdown()  # sends the spans and metrics still buffered
@@ -55,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.write_sessionmaker = create_sessionmaker(engine, writes=True)
+    app.state.jobs = jobs
 
     # The last one added runs first. A request passes: request ID, access log, security headers,
     # trusted hosts (production), CORS (if origins are set), body size limit, 500 envelope.

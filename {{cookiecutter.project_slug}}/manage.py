@@ -15,15 +15,17 @@ from sqlmodel import select
 from core.cli import ManageGroup, settings_of
 from core.database import create_engine, create_sessionmaker, table_models
 from core.exceptions import ServiceUnavailableError
+from core.jobs.commands import jobs_cli
 from core.logging import configure_logging
 from core.shell import start
-from features.registry import COMMANDS, MODELS
+from features.registry import COMMANDS, JOBS, MODELS
 
 app = typer.Typer(
     cls=ManageGroup, no_args_is_help=True, help="Management commands for this service."
 )
 for name, group in COMMANDS.items():
     app.add_typer(group, name=name)
+app.add_typer(jobs_cli(JOBS), name="jobs")  # core's: every feature's jobs
 
 
 @app.command("check-db")

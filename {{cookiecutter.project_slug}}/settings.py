@@ -54,8 +54,16 @@ class Settings(BaseSettings):
     # Larger request bodies are refused with a 413 before the app reads them.
     max_request_body_bytes: int = Field(default=1_048_576, ge=1)
 
-    # Unused by the generated code: docker-compose.yml runs Redis for the caches or queues you add.
+    # Redis, shared by everything that needs one (jobs now; caches later use the same client):
+    # unset, background jobs run inside the app's process (core/jobs, docs/adr/0001).
     redis_url: str | None = None
+    # Prefix of every Redis key the jobs use: several projects or test runs can share one Redis.
+    jobs_key_prefix: str = Field(default="jobs", pattern=r"^[A-Za-z0-9_.:-]+$")
+    # A job a worker took and has not finished after this long is given to another worker (the
+    # worker is presumed dead): keep it above your slowest job, retry delays included.
+    jobs_visibility_timeout_seconds: float = Field(default=600, gt=0)
+    # How long a finished job's result and status stay readable (`manage.py jobs result ID`).
+    jobs_result_ttl_seconds: int = Field(default=86_400, ge=1)
 
     # Observability, off by default. An OTLP/HTTP collector's URL (http://collector:4318) turns
     # on trace and metric export (core/telemetry.py); METRICS_ENABLED serves /metrics

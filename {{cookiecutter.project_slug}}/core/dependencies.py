@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.events import discard_pending, dispatch_committed
 from settings import Settings
 
 # HTTP's safe methods: their sessions only read.
@@ -33,13 +34,18 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 @asynccontextmanager
 async def committed(session: AsyncSession) -> AsyncIterator[None]:
-    """Commit when the block ends normally; roll back and re-raise when it raises."""
+    """Commit when the block ends normally; roll back and re-raise when it raises.
+
+    Events the block emitted (core/events.py) are published after the commit, never on rollback.
+    """
     try:
         yield
     except Exception:
         await session.rollback()
+        discard_pending(session)
         raise
     await session.commit()
+    await dispatch_committed(session)
 
 
 def get_app_settings(request: Request) -> Settings:

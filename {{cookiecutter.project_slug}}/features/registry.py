@@ -9,8 +9,12 @@ from types import ModuleType
 import typer
 from fastapi import APIRouter
 
+from core.events import Event, Handler
+from core.jobs import models as jobs_models
+from features.users import jobs as users_jobs
 from features.users import models as users_models
 from features.users.commands import app as users_commands
+from features.users.events import UserRegistered
 from features.users.routes import AUTH_TAG as USERS_AUTH_TAG
 from features.users.routes import TAG as USERS_TAG
 from features.users.routes import auth_router as users_auth_router
@@ -30,6 +34,7 @@ OPENAPI_TAGS: list[dict[str, str]] = [
 
 # Their tables are what Alembic migrates; their table classes are in `make shell`.
 MODELS: list[ModuleType] = [
+    jobs_models,  # core's dead-letter table
     users_models,
 ]
 
@@ -37,3 +42,13 @@ MODELS: list[ModuleType] = [
 COMMANDS: dict[str, typer.Typer] = {
     "users": users_commands,
 }
+
+# The modules whose `@job`s the app and the workers know (core/jobs).
+JOBS: list[ModuleType] = [
+    users_jobs,
+]
+
+# Who hears what, after the transaction that emitted it commits (core/events.py).
+EVENT_HANDLERS: list[tuple[type[Event], Handler]] = [
+    (UserRegistered, users_jobs.on_user_registered),
+]

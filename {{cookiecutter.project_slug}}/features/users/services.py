@@ -5,11 +5,13 @@ import uuid
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.events import emit
 from core.pagination import equal_to, paginate
 from core.persistence import flush
 from core.schemas import Page
 from core.security import hash_password, verify_and_update_password
 from features.users import tokens
+from features.users.events import UserRegistered
 from features.users.exceptions import (
     EmailTakenError,
     InvalidCredentialsError,
@@ -46,6 +48,7 @@ async def register(
     session.add(user)
     # Two sign-ups racing for one email: the unique index decides, the loser gets a 409.
     await flush(session, User, not_found=UserNotFoundError, conflict=EmailTakenError)
+    emit(session, UserRegistered(user_id=user.id, email=user.email))
     return user
 
 
