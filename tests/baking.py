@@ -200,7 +200,7 @@ FEATURES: dict[str, list[str]] = {
         "ship_on:date:unique"
     ],
     "order_items": ["FIELDS=label:str? weight:float amount:decimal placed_at:datetime:unique"],
-    "notes": ["OWNED=yes", "FIELDS=title:str body:text?"],
+    "notes": ["OWNED=yes", "FIELDS=title:str:unique body:text?"],
     "tags": ["AUTH=public", "FIELDS=label:str:40:unique"],
 }
 

@@ -163,6 +163,9 @@ def test_protected_operations_declare_their_security_and_public_ones_none(projec
         (["NAME=invoices", "AUTH=private"], "AUTH='private' must be protected"),
         (["NAME=invoices", "OWNED=maybe"], "OWNED='maybe' must be yes or no"),
         (["NAME=invoices", "OWNED=yes", "AUTH=public"], "OWNED=yes needs a caller"),
+        (["NAME=invoices", "FIELDS=note:ref:notes"], "whose rows are private to their owners"),
+        (["NAME=invoices", "FIELDS=author:ref:users"], "references to users are not generated"),
+        (["NAME=users_auth"], "makes the name users_auth_router, which features/registry.py"),
     ],
 )
 def test_a_refusal_is_one_line_and_changes_nothing(

@@ -211,7 +211,9 @@ def test_a_name_the_templates_use_is_refused(name: str, message: str) -> None:
         feature.check_name(name)
 
 
-@pytest.mark.parametrize("name", ["calendar", "json", "profile", "typing", "orders", "order_items"])
+@pytest.mark.parametrize(
+    "name", ["calendar", "json", "profile", "typing", "orders", "order_items", "items", "rows"]
+)
 def test_standard_library_names_are_fine_features_are_namespaced(name: str) -> None:
     feature.check_name(name)
 
@@ -318,3 +320,23 @@ def test_a_default_is_written_for_the_model_and_the_migration(
 def test_a_bad_spec_is_refused_naming_what_is_wrong(entry: str, reason: str) -> None:
     with pytest.raises(fields.SpecError, match=re.escape(reason)):
         fields.parse_field(entry, feature.reserved_fields(), "Order")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"FIELDS": "date:date"}, "uses the reserved field name 'date'"),
+        ({"FIELDS": "uuid:uuid"}, "uses the reserved field name 'uuid'"),
+        ({"FIELDS": "datetime:datetime"}, "uses the reserved field name 'datetime'"),
+        ({"FIELDS": "read:enum:a,b"}, "makes the class WidgetRead, which the generated"),
+        ({"FIELDS": "author:ref:users"}, "references to users are not generated"),
+        ({"FIELDS": "w:float=nan"}, "'nan' is not a finite number"),
+        ({"FIELDS": f"{'x' * 60}:str:index"}, "longer than PostgreSQL's 63 characters"),
+        ({"FIELDS": "parent:ref:widgets"}, "the self-reference 'parent' must be optional"),
+    ],
+)
+def test_what_the_generated_code_could_not_hold_is_refused(
+    options: dict[str, str], message: str
+) -> None:
+    with pytest.raises(feature.FeatureError, match=re.escape(message)):
+        feature.feature_from({"NAME": "widgets", **options})

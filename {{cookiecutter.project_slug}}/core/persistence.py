@@ -6,10 +6,11 @@ request's session does, once). A feature passes its own error classes, so the cl
 """
 
 import re
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, inspect
+from sqlalchemy import Table, UniqueConstraint, inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import SQLModel, col, select
@@ -30,15 +31,17 @@ async def flush(
     not_found: type[AppError],
     conflict: type[AppError] = ConflictError,
     references: Sequence[str] = (),
+    owned_by: uuid.UUID | None = None,
 ) -> None:
     """Flush pending changes to `model`'s table, or raise the domain error that explains why not.
 
     A duplicate value of a unique column is `conflict`, naming the column; an update of a row
     deleted by someone else since it was read is `not_found` (it is never written back); a value
     of one of the `references` (foreign key columns a client sets) that names no row is an
-    `UnknownReferenceError` naming the field.
+    `UnknownReferenceError` naming the field. With `owned_by`, a referenced row that has an
+    owner must be theirs: another user's row is as unknown as a missing one.
     """
-    await _check_references(session, model, references)
+    await _check_references(session, model, references, owned_by)
     try:
         await session.flush()
     except IntegrityError as exc:
@@ -85,17 +88,22 @@ def unique_violation_column(exc: IntegrityError, table: str) -> str | None:
     """The column whose unique constraint `exc` reports, or None if it is another violation.
 
     PostgreSQL names the constraint (`uq_<table>_<column>`, from core/database.py's naming
-    convention); SQLite names the column (`UNIQUE constraint failed: <table>.<column>`).
+    convention); SQLite names the columns (`UNIQUE constraint failed: <table>.<column>`). A
+    value unique per owner (`owner_id`, then the column) names the column.
     """
     message = str(exc.orig)
-    match = re.search(rf'"uq_{table}_(\w+)"', message) or re.search(
-        rf"UNIQUE constraint failed: {table}\.(\w+)", message
-    )
-    return match.group(1) if match else None
+    if match := re.search(rf'"uq_{table}_(\w+)"', message):
+        return match.group(1).removeprefix("owner_id_")
+    if match := re.search(rf"UNIQUE constraint failed: ((?:{table}\.\w+(?:, )?)+)", message):
+        return match.group(1).split(".")[-1]
+    return None
 
 
 async def _check_references(
-    session: AsyncSession, model: type[SQLModel], references: Sequence[str]
+    session: AsyncSession,
+    model: type[SQLModel],
+    references: Sequence[str],
+    owned_by: uuid.UUID | None,
 ) -> None:
     """One lookup per reference a pending row sets or changes: a clear 422 before the write.
 
@@ -117,10 +125,23 @@ async def _check_references(
                     continue
                 (foreign_key,) = table.c[name].foreign_keys
                 exists = select(foreign_key.column).where(foreign_key.column == value)
+                owner = foreign_key.column.table.c.get("owner_id")
+                if owned_by is not None and owner is not None:
+                    exists = exists.where(owner == owned_by)
                 if (await session.exec(exists)).first() is None:
                     missing.append(name)
     if missing:
         raise _unknown(missing)
+
+
+def unique_columns(model: type[SQLModel]) -> list[str]:
+    """The columns whose values `model`'s unique constraints keep unique (per owner where the
+    constraint is on `owner_id` and the column)."""
+    return sorted(
+        list(constraint.columns)[-1].name
+        for constraint in _table(model).constraints
+        if isinstance(constraint, UniqueConstraint)
+    )
 
 
 def _unknown(names: list[str]) -> UnknownReferenceError:

@@ -20,7 +20,7 @@ from scripts import manifest
 from scripts import render as templates
 from scripts.fields import IDENTIFIER, SpecError, parse_fields
 from scripts.render import render, template_names
-from scripts.spec import Feature, Parent
+from scripts.spec import Feature, Parent, snake_case
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FEATURES_DIR = PROJECT_DIR / "features"
@@ -59,8 +59,12 @@ def check_name(name: str, model: str = "") -> None:
     if model and not re.fullmatch(r"[A-Z][a-z0-9]*(?:[A-Z][a-z0-9]*)*", model):
         raise FeatureError(f"MODEL {model!r} is not a CamelCase class name (e.g. Status)")
     feature = Feature(name, (), model_name=model)
-    for kind, value in (("model class", feature.model), ("variable", feature.singular)):
-        if value in template_names() or keyword.iskeyword(value):
+    names = template_names()
+    for kind, value, taken in (
+        ("model class", feature.model, names.module),
+        ("variable", feature.singular, names.local),
+    ):
+        if value in taken or keyword.iskeyword(value):
             raise FeatureError(
                 f"{'MODEL' if model else 'NAME'} {model or name!r} makes a {kind} {value!r}, "
                 "a name the generated code already uses; choose another (MODEL=... sets it)"
@@ -68,9 +72,12 @@ def check_name(name: str, model: str = "") -> None:
 
 
 def reserved_fields() -> frozenset[str]:
+    """Columns every table has, list parameters, SQLModel's attributes, and the names the
+    model and schema classes use (a field `date` would shadow the type `date` in its class)."""
     from sqlmodel import SQLModel  # only field checks need it
 
-    return SYSTEM_FIELDS | {name for name in dir(SQLModel) if not name.startswith("_")}
+    sqlmodel_names = {name for name in dir(SQLModel) if not name.startswith("_")}
+    return SYSTEM_FIELDS | sqlmodel_names | template_names().in_classes
 
 
 def parse_options(argv: list[str]) -> dict[str, str]:
@@ -87,6 +94,11 @@ def find_parent(target: str, feature: Feature) -> Parent:
     """The feature a reference names, read off its models.py; refused if there is none."""
     if target == feature.name:
         return Parent(target, feature.model, feature.owned)
+    if target == "users":
+        raise FeatureError(
+            "references to users are not generated: OWNED=yes gives each row its owner "
+            "(owner_id); for another link to a user, add the column by hand"
+        )
     models = FEATURES_DIR / target / "models.py"
     if not models.is_file():
         raise FeatureError(
@@ -131,7 +143,55 @@ def feature_from(given: dict[str, str]) -> Feature:
         if spec.type == "ref" and spec.target == name and not spec.optional:
             raise FeatureError(f"the self-reference {spec.name!r} must be optional ({spec.name}?)")
     parents = {spec.column: find_parent(spec.target, bare) for spec in fields if spec.target}
-    return Feature(name, fields, protected, owned, model, parents)
+    for column, parent in parents.items():
+        if parent.owned and not owned:
+            raise FeatureError(
+                f"{column} references {parent.feature}, whose rows are private to their owners; "
+                "a shared feature cannot point at them: make this one OWNED=yes too"
+            )
+    feature = Feature(name, fields, protected, owned, model, parents)
+    check_generated_names(feature)
+    return feature
+
+
+# Classes every feature's modules define, by suffix of the model's name.
+GENERATED_CLASSES = ("Base", "Create", "Update", "Read", "Query", "SortKey", "NotFoundError",
+                     "ConflictError")  # fmt: skip
+POSTGRES_MAX_IDENTIFIER = 63
+
+
+def check_generated_names(feature: Feature) -> None:
+    """Refuse names that would collide in the generated code or be cut by PostgreSQL."""
+    classes = {feature.model + suffix for suffix in GENERATED_CLASSES}
+    for spec in feature.enums:
+        if spec.enum_class in classes:
+            raise FeatureError(
+                f"the enum field {spec.name!r} makes the class {spec.enum_class}, which the "
+                "generated schemas already define; choose another field name"
+            )
+    table = feature.name
+    for spec in feature.fields:
+        unique = (
+            f"uq_{table}_owner_id_{spec.column}" if feature.owned else f"uq_{table}_{spec.column}"
+        )
+        names = [f"ix_{table}_{spec.column}", unique]
+        if spec.type == "ref":
+            names.append(f"fk_{table}_{spec.column}_{spec.target}")
+        if spec.type == "enum":
+            names.append(f"ck_{table}_{snake_case(spec.enum_class)}")
+        longest = max(names, key=len)
+        if len(longest) > POSTGRES_MAX_IDENTIFIER:
+            raise FeatureError(
+                f"NAME and the field {spec.name!r} make the constraint name {longest!r}, longer "
+                f"than PostgreSQL's {POSTGRES_MAX_IDENTIFIER} characters; shorten one of them"
+            )
+    registry = REGISTRY.read_text() if REGISTRY.is_file() else ""
+    for alias in (f"{table}_router", f"{table}_models", f"{table.upper()}_TAG"):
+        if re.search(rf"\b{alias}\b", registry):
+            raise FeatureError(
+                f"NAME {table!r} makes the name {alias}, which features/registry.py already "
+                "uses; choose another name"
+            )
 
 
 def edited_files(feature: Feature) -> dict[Path, str]:

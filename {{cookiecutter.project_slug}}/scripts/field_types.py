@@ -36,7 +36,14 @@ TYPES: dict[str, FieldType] = {
         search=True,
     ),
     "int": FieldType("Int32", ("from core.schemas import Int32",), ("1", "2", "2**31"), range=True),
-    "float": FieldType("float", (), ("1.5", "2.5", "'not-a-number'"), unique=False, range=True),
+    # Finite: NaN and infinities are a 422 (SQLite cannot store NaN; PostgreSQL would).
+    "float": FieldType(
+        "FiniteFloat",
+        ("from pydantic import FiniteFloat",),
+        ("1.5", "2.5", "'nan'"),
+        unique=False,
+        range=True,
+    ),
     "decimal": FieldType(
         "Decimal",
         (

@@ -52,7 +52,9 @@ class FieldSpec:
     def value_annotation(self) -> str:
         """The type of a value, optional or not: the base class's, and the update schema's."""
         if self.type == "decimal":
-            return f"Annotated[Decimal, scaled({self.scale})]"
+            # Limits first, then the padding: a value with too many places is a 422, not rounded.
+            limits = f"Field(max_digits={self.precision}, decimal_places={self.scale})"
+            return f"Annotated[Decimal, {limits}, scaled({self.scale})]"
         return self.enum_class if self.type == "enum" else self.kind.annotation
 
     @property
@@ -73,12 +75,14 @@ class FieldSpec:
             return [f"max_length={TEXT_MAX_LENGTH:_}"]
         if self.type in MAX_LENGTHS:
             return [f"max_length={MAX_LENGTHS[self.type]}"]
-        if self.type == "decimal":
-            return [f"max_digits={self.precision}", f"decimal_places={self.scale}"]
         return []
 
-    def base_default(self) -> str:
-        """What follows the annotation in the base class: ` = Field(...)` or nothing."""
+    def base_default(self, *, per_owner: bool = False) -> str:
+        """What follows the annotation in the base class: ` = Field(...)` or nothing.
+
+        `per_owner`: a unique value is unique among one owner's rows (the table's
+        `UniqueConstraint("owner_id", ...)`), not across everyone's.
+        """
         args = []
         if self.default is not None:
             args.append(f"default={self.default.python}")
@@ -87,9 +91,9 @@ class FieldSpec:
         args += self.limits()
         if self.type == "ref":
             args += [f'foreign_key="{self.target}.id"', f'ondelete="{self.on_delete}"']
-        if self.unique:
+        if self.unique and not per_owner:
             args.append("unique=True")
-        elif self.index or self.type == "ref":
+        elif (self.index or self.type == "ref") and not self.unique:
             args.append("index=True")
         if self.type == "text":
             args.append("sa_type=Text")

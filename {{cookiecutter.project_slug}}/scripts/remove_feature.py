@@ -24,17 +24,39 @@ class RemovalError(Exception):
 
 
 def referencing(name: str) -> list[str]:
-    """The other features whose tables have a foreign key to `name`'s."""
+    """The other features whose tables have a foreign key to `name`'s, or whose code imports it."""
+    imports = re.compile(rf"\bfeatures\.{name}\b")
     return sorted(
-        models.parent.name
-        for models in FEATURES_DIR.glob("*/models.py")
-        if models.parent.name != name and f'foreign_key="{name}.id"' in models.read_text()
+        {
+            path.relative_to(FEATURES_DIR).parts[0]
+            for path in FEATURES_DIR.glob("*/**/*.py")
+            if path.relative_to(FEATURES_DIR).parts[0] != name
+            and (f'foreign_key="{name}.id"' in (text := path.read_text()) or imports.search(text))
+        }
     )
+
+
+def aliases_of(name: str) -> list[str]:
+    """The names `make feature` gives the feature in features/registry.py."""
+    return [f"{name}_router", f"{name}_models", f"{name}_jobs", f"{name.upper()}_TAG"]
+
+
+def leftovers(name: str, edits: dict[Path, str]) -> list[str]:
+    """What still names the feature after the line edits (hand-made lines, say)."""
+    words = [*aliases_of(name), f"features\\.{name}", rf"{name.upper()}_(READ|WRITE|ADMIN)"]
+    pattern = re.compile(rf"\b({'|'.join(words)})\b")
+    return [
+        f"{path.relative_to(FEATURES_DIR.parent)}:{number}"
+        for path, text in edits.items()
+        for number, line in enumerate(text.splitlines(), 1)
+        if pattern.search(line)
+    ]
 
 
 def without_registry_lines(name: str, source: str) -> str:
     """`features/registry.py` without the feature's imports and list or dict entries."""
-    entry = re.compile(rf'\s*({name}_\w+|{name.upper()}_TAG|"{name}": \w+),\s*(#.*)?')
+    aliases = "|".join(aliases_of(name))
+    entry = re.compile(rf'\s*({aliases}|"{name}": \w+),\s*(#.*)?')
     lines = [
         line
         for line in source.splitlines(keepends=True)
@@ -72,6 +94,11 @@ def plan(name: str) -> dict[Path, str]:
         REGISTRY: without_registry_lines(name, REGISTRY.read_text()),
         PERMISSIONS: without_permission_lines(name, PERMISSIONS.read_text()),
     }
+    if left := leftovers(name, edits):
+        raise RemovalError(
+            f"{', '.join(left)} still name{'s' if len(left) == 1 else ''} {name} in a line this "
+            "command does not know; edit it by hand first; nothing was changed"
+        )
     for path, text in edits.items():
         try:
             ast.parse(text)

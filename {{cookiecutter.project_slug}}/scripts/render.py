@@ -2,6 +2,7 @@
 
 import ast
 import tempfile
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def probe_feature() -> Feature:
     fields += [
         FieldSpec("zzprobe_ref", "ref", target="zzprobe_parents"),
         FieldSpec("zzprobe_self", "ref", optional=True, target="zzprobes"),
-        FieldSpec("zzprobe_enum", "enum", choices=("a", "b"), enum_class="ZzprobeEnum"),
+        FieldSpec(
+            "zzprobe_enum", "enum", choices=("zzprobe_a", "zzprobe_b"), enum_class="ZzprobeEnum"
+        ),
     ]
     parents = {
         "zzprobe_ref_id": Parent("zzprobe_parents", "ZzprobeParent", owned=True),
@@ -68,28 +71,67 @@ def probe_feature() -> Feature:
     return Feature("zzprobes", tuple(fields), owned=True, parents=parents)
 
 
-def template_names() -> frozenset[str]:
+@dataclass(frozen=True)
+class TemplateNames:
+    """The names the templates use on their own, read off a rendering of a probe feature, so
+    the checks cannot drift from the templates.
+
+    `module`: imported or defined at the top of some generated module (a model class named like
+    one would shadow it). `local`: used in a module where the feature's singular is a variable
+    (`order = ...`, `order_id`), so the singular may not be one of them. `in_classes`: used in
+    the model and schema modules, where a field named like one would shadow it in the class.
+    """
+
+    module: frozenset[str]
+    local: frozenset[str]
+    in_classes: frozenset[str]
+
+
+def template_names() -> TemplateNames:
     return _names_in(TEMPLATE_DIR)
 
 
 @cache
-def _names_in(template_dir: Path) -> frozenset[str]:
-    """Every name the templates use on their own (imports, locals, parameters, helpers).
-
-    Read off a rendering of a probe feature, so the check cannot drift from the templates: a
-    feature whose model or variable would take one of these names is refused.
-    """
+def _names_in(template_dir: Path) -> TemplateNames:
     with tempfile.TemporaryDirectory() as scratch:
         paths = render(probe_feature(), Path(scratch), template_dir)
-        sources = [path.read_text() for path in paths]
+        trees = {path.name: ast.parse(path.read_text()) for path in paths}
+    module: set[str] = set()
+    local: set[str] = set()
+    in_classes: set[str] = set()
+    for name, tree in trees.items():
+        module |= _top_level(tree)
+        used = _used(tree)
+        if "zzprobe" in used:  # the singular is a variable here
+            local |= used
+        if name in ("models.py", "schemas.py"):
+            in_classes |= used
+    return TemplateNames(*(frozenset(_own(names)) for names in (module, local, in_classes)))
+
+
+def _top_level(tree: ast.Module) -> set[str]:
     names = set()
-    for node in (n for source in sources for n in ast.walk(ast.parse(source))):
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+def _used(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             names.add(node.id)
         elif isinstance(node, ast.arg):
             names.add(node.arg)
-        elif isinstance(node, ast.alias):
-            names.add(node.asname or node.name.split(".")[0])
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-    return frozenset(name for name in names if "zzprobe" not in name.lower())
+    return names | _top_level(tree)
+
+
+def _own(names: set[str]) -> set[str]:
+    """Leave out the probe's own names (its model, fields, singular): they change per feature."""
+    return {name for name in names if "zzprobe" not in name.lower()}

@@ -102,6 +102,11 @@ class Feature:
         return [f for f in self.fields if f.type == "ref"]
 
     @property
+    def owned_references(self) -> list[FieldSpec]:
+        """References to rows with owners: the caller may point only at rows they may see."""
+        return [f for f in self.references if self.parents[f.column].owned]
+
+    @property
     def enums(self) -> list[FieldSpec]:
         return [f for f in self.fields if f.type == "enum"]
 
@@ -117,7 +122,17 @@ class Feature:
     @property
     def column_options(self) -> bool:
         """Whether the model needs `Field(...)`: limits, defaults or the owner's foreign key."""
-        return self.owned or any(f.base_default() for f in self.fields)
+        return self.owned or self.uses("decimal") or any(f.base_default() for f in self.fields)
+
+    @property
+    def update_options(self) -> bool:
+        """Whether the update schema needs `Field(...)`: limits inside or after annotations."""
+        return self.uses("decimal") or any(f.limits() for f in self.fields)
+
+    @property
+    def tested_filters(self) -> list[FieldSpec]:
+        """Equality filters a test can try with the samples (a self-reference's are empty)."""
+        return [f for f in self.equal_fields if f.column not in self.self_references]
 
     def field_imports(self) -> list[str]:
         """What the fields' annotations need imported."""

@@ -3,6 +3,7 @@ against their type and written twice: as Python for the model, as SQL for the mi
 
 import datetime
 import decimal
+import math
 import re
 from dataclasses import dataclass
 
@@ -29,6 +30,8 @@ def parse_default(spec: dict[str, object], text: str) -> Default:
             value = float(text)
         except ValueError:
             raise ValueError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{text!r} is not a finite number")
         return Default(repr(value), repr(value))
     if type_ == "decimal":
         return _decimal(text, int(str(spec.get("precision", 12))), int(str(spec.get("scale", 2))))
