@@ -35,6 +35,7 @@ from scripts import (  # type: ignore[import-not-found]  # noqa: E402
     fields,
     imports,
     manifest,
+    remove_feature,
     render,
     spec,
 )
@@ -340,3 +341,45 @@ def test_what_the_generated_code_could_not_hold_is_refused(
 ) -> None:
     with pytest.raises(feature.FeatureError, match=re.escape(message)):
         feature.feature_from({"NAME": "widgets", **options})
+
+
+REGISTRY = """from features.orders import models as orders_models
+from features.orders.routes import TAG as ORDERS_TAG
+from features.orders.routes import router as orders_router
+from features.orders_archive import models as orders_archive_models
+from features.orders_archive.routes import router as orders_archive_router
+
+ROUTERS = [
+    orders_router,
+    orders_archive_router,
+]
+OPENAPI_TAGS = [
+    ORDERS_TAG,
+]
+MODELS = [
+    orders_models,  # mine
+    orders_archive_models,
+]
+"""
+
+
+def test_removal_takes_exactly_the_features_own_lines() -> None:
+    result = remove_feature.without_registry_lines("orders", REGISTRY)
+
+    assert "orders_router" not in result.replace("orders_archive_router", "")
+    assert "orders_models" not in result.replace("orders_archive_models", "")
+    assert "ORDERS_TAG" not in result
+    assert result.count("orders_archive") == 6  # its two imports and two entries stay
+    compile(result, "registry.py", "exec")
+
+
+def test_a_hand_made_line_that_still_names_the_feature_is_reported() -> None:
+    edited = REGISTRY.replace("    orders_router,\n    orders_archive_router,\n",
+                              "    orders_archive_router, orders_router,\n")  # fmt: skip
+    path = remove_feature.REGISTRY
+
+    left = remove_feature.leftovers(
+        "orders", {path: remove_feature.without_registry_lines("orders", edited)}
+    )
+
+    assert left == ["features/registry.py:5"]
