@@ -193,7 +193,7 @@ def scratch_template(dest: Path) -> Path:
 # Every supported field type and modifier, and every access option, across five features: the
 # project conftest's `feature_project` adds them to one bake.
 FEATURES: dict[str, list[str]] = {
-    "customers": [],  # the default fields (name:str description:text?), protected
+    "customers": ["JOBS=yes"],  # the default fields (name:str description:text?), protected
     "orders": [
         "FIELDS=code:str:12:unique title:str:3 note:text? quantity:int:unique? ratio:float? "
         "total:decimal:10,4 paid:bool due:date? placed_at:datetime ref:uuid:unique? "

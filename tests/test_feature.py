@@ -34,7 +34,8 @@ def manifest_list(project: Path, name: str) -> list[str]:
 def test_each_feature_has_every_layer_and_its_tests(project: Path) -> None:
     for name in FEATURES:
         folder = project / "features" / name
-        assert {p.relative_to(folder).as_posix() for p in folder.rglob("*.py")} == FILES
+        jobs = {"jobs.py", "tests/test_jobs.py"} if "JOBS=yes" in FEATURES[name] else set()
+        assert {p.relative_to(folder).as_posix() for p in folder.rglob("*.py")} == FILES | jobs
         assert "fastapi" not in (folder / "services.py").read_text()
 
 
@@ -45,7 +46,8 @@ def test_the_manifest_lists_each_feature_once_and_keeps_the_existing_entries(
     models = ["users_models", *(f"{n}_models" for n in FEATURES)]
 
     assert manifest_list(project, "ROUTERS") == routers
-    assert manifest_list(project, "MODELS") == models
+    assert manifest_list(project, "MODELS") == ["jobs_models", *models]
+    assert manifest_list(project, "JOBS") == ["users_jobs", "customers_jobs"]
 
 
 def test_permissions_are_added_with_grants_for_ordinary_users(project: Path) -> None:

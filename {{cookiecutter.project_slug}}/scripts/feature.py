@@ -27,7 +27,8 @@ FEATURES_DIR = PROJECT_DIR / "features"
 REGISTRY = FEATURES_DIR / "registry.py"
 PERMISSIONS = FEATURES_DIR / "users" / "permissions.py"
 MAX_NAME_LENGTH = 40  # PostgreSQL cuts identifiers (constraint names) at 63 bytes
-OPTIONS = {"NAME": "", "FIELDS": "", "AUTH": "protected", "OWNED": "no", "MODEL": ""}
+OPTIONS = {"NAME": "", "FIELDS": "", "AUTH": "protected", "OWNED": "no", "MODEL": "",
+           "JOBS": "no"}  # fmt: skip
 
 # The project's own top-level modules; a feature may not take their names.
 PROJECT_MODULES = frozenset(
@@ -129,8 +130,9 @@ def feature_from(given: dict[str, str]) -> Feature:
     check_name(name, model)
     if options["AUTH"] not in ("protected", "public"):
         raise FeatureError(f"AUTH={options['AUTH']!r} must be protected (the default) or public")
-    if options["OWNED"] not in ("yes", "no"):
-        raise FeatureError(f"OWNED={options['OWNED']!r} must be yes or no")
+    for option in ("OWNED", "JOBS"):
+        if options[option] not in ("yes", "no"):
+            raise FeatureError(f"{option}={options[option]!r} must be yes or no")
     protected, owned = options["AUTH"] == "protected", options["OWNED"] == "yes"
     if owned and not protected:
         raise FeatureError("OWNED=yes needs a caller to own the rows; drop AUTH=public")
@@ -149,7 +151,7 @@ def feature_from(given: dict[str, str]) -> Feature:
                 f"{column} references {parent.feature}, whose rows are private to their owners; "
                 "a shared feature cannot point at them: make this one OWNED=yes too"
             )
-    feature = Feature(name, fields, protected, owned, model, parents)
+    feature = Feature(name, fields, protected, owned, model, parents, options["JOBS"] == "yes")
     check_generated_names(feature)
     return feature
 
@@ -212,6 +214,10 @@ def edited_files(feature: Feature) -> dict[Path, str]:
         registry = manifest.add_entries(
             registry, "OPENAPI_TAGS", [f"{name.upper()}_TAG"], path=path
         )
+        if feature.jobs:
+            jobs_import = f"from features.{name} import jobs as {name}_jobs"
+            registry = manifest.add_imports(registry, [jobs_import])
+            registry = manifest.add_entries(registry, "JOBS", [f"{name}_jobs"], path=path)
         edits = {REGISTRY: registry}
         if feature.protected:
             path = "features/users/permissions.py"

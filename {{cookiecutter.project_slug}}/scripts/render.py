@@ -68,7 +68,7 @@ def probe_feature() -> Feature:
         "zzprobe_ref_id": Parent("zzprobe_parents", "ZzprobeParent", owned=True),
         "zzprobe_self_id": Parent("zzprobes", "Zzprobe", owned=True),
     }
-    return Feature("zzprobes", tuple(fields), owned=True, parents=parents)
+    return Feature("zzprobes", tuple(fields), owned=True, parents=parents, jobs=True)
 
 
 @dataclass(frozen=True)

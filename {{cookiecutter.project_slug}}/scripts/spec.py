@@ -27,6 +27,7 @@ class Feature:
     owned: bool = False
     model_name: str = ""  # MODEL=...; by default the name's naive singular
     parents: dict[str, Parent] = field(default_factory=dict)  # by referencing field
+    jobs: bool = False  # JOBS=yes: a jobs.py with an example job, and its test
 
     @property
     def public(self) -> bool:
