@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from core.database import create_engine, create_sessionmaker
+from core.database_errors import register_database_error_handlers
 from core.docs import install_docs
 from core.exceptions import UnhandledErrorMiddleware, register_exception_handlers
 from core.guards import BodySizeLimitMiddleware, SecurityHeadersMiddleware, TrustedHostMiddleware
@@ -53,8 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app, api_prefix=settings.api_prefix)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.write_sessionmaker = create_sessionmaker(engine, writes=True)
+    app.state.sessionmaker = create_sessionmaker(engine, writes=False)
+    app.state.write_sessionmaker = create_sessionmaker(engine)
 
     # The last one added runs first. A request passes: request ID, access log, security headers,
     # trusted hosts (production), CORS (if origins are set), body size limit, 500 envelope.
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIDMiddleware)
     register_exception_handlers(app)
+    register_database_error_handlers(app)
 
     if settings.metrics_enabled:
         install_metrics(app)

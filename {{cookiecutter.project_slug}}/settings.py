@@ -26,12 +26,26 @@ class Settings(BaseSettings):
     project_description: str = "{{ cookiecutter.description }}"
     # Mounts every feature's routes under it, e.g. "/api/v1"; /health stays at the root.
     api_prefix: str = Field(default="", pattern=r"^(/[A-Za-z0-9._~-]+)*$")
-    environment: Environment = "development"
+    # Production unless told otherwise: a deploy that lost its `.env` refuses the placeholder
+    # secret instead of running as development. The `.env` written at bake says development.
+    environment: Environment = "production"
 
     # SQLite file next to the project by default; set a postgresql+asyncpg:// URL for PostgreSQL.
     database_url: str = "sqlite+aiosqlite:///./app.db"
     database_echo: bool = False
     database_pool_size: int = Field(default=10, ge=1)
+    # Every wait on the database is bounded (seconds); past one, the request answers 503 with
+    # Retry-After instead of hanging. Connecting (PostgreSQL), waiting for a pooled connection,
+    # and one statement (PostgreSQL's statement_timeout, and the driver's own bound).
+    database_connect_timeout: float = Field(default=5, gt=0)
+    database_pool_timeout: float = Field(default=10, gt=0)
+    database_statement_timeout: float = Field(default=30, gt=0)
+    # How long a SQLite write waits for another writer's lock before giving up (503).
+    sqlite_busy_timeout: float = Field(default=30, gt=0)
+    # /health/ready answers 503 after this long, under a probe's usual timeout.
+    health_check_timeout: float = Field(default=3, gt=0)
+    # What a 503 tells a client to wait before trying again (the Retry-After header).
+    retry_after_seconds: int = Field(default=5, ge=1)
 
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
 
@@ -62,6 +76,8 @@ class Settings(BaseSettings):
     # (core/metrics.py).
     otel_exporter_otlp_endpoint: str | None = None
     metrics_enabled: bool = False
+    # /docs, /redoc and /openapi.json; unset: served everywhere but in production.
+    api_docs: bool | None = None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -90,6 +106,10 @@ class Settings(BaseSettings):
     @property
     def json_logs(self) -> bool:
         return self.environment == "production" if self.log_json is None else self.log_json
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.environment != "production" if self.api_docs is None else self.api_docs
 
     @property
     def is_sqlite(self) -> bool:

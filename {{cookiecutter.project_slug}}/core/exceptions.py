@@ -114,7 +114,11 @@ def error_response(
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    headers = None
+    if isinstance(exc, AuthenticationError):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, ServiceUnavailableError):
+        headers = {"Retry-After": str(request.app.state.settings.retry_after_seconds)}
     return error_response(
         status_code=exc.status_code,
         code=exc.code,

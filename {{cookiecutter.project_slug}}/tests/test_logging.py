@@ -244,6 +244,6 @@ def test_served_by_uvicorn_every_line_is_json_and_each_request_is_logged_once(
 
 
 def test_the_log_level_is_read_in_any_case() -> None:
-    settings = Settings(_env_file=None, log_level="debug")  # type: ignore[arg-type]
+    settings = Settings(_env_file=None, environment="development", log_level="debug")  # type: ignore[arg-type]
 
     assert settings.log_level == "DEBUG"
