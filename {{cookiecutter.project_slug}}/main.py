@@ -43,9 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[HEALTH_TAG, *OPENAPI_TAGS],
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
-        # Served by core/docs.py from the app's own copies of the assets (no CDN).
+        # Served by core/docs.py from the app's own copies of the assets (no CDN); with the
+        # document itself, off in production unless API_DOCS=true.
         docs_url=None,
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
         telemetry=telemetry.config() if telemetry else OFF,
         # Every error, whichever route raised it, has this shape; document it once for all.
         # (422, only where an operation takes input, gets the same shape in core/openapi.py.)
@@ -79,7 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     if settings.metrics_enabled:
         install_metrics(app)
-    install_docs(app)
+    if settings.docs_enabled:
+        install_docs(app)
     app.include_router(health_router)
     for router in ROUTERS:
         app.include_router(router, prefix=settings.api_prefix)

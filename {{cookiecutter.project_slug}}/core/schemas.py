@@ -21,8 +21,18 @@ def _refuse_nul(value: str) -> str:
 SafeStr = Annotated[str, AfterValidator(_refuse_nul)]
 # A datetime with its UTC offset: the columns are timezone-aware, a naive value is a 422.
 TZDatetime = Annotated[datetime, AwareDatetime]
-# Stored lowercase, so a unique constraint on it is case-insensitive.
+# Normalised (NFC, the domain's IDNA form made readable, everything lowercase), so a unique
+# constraint on it is case-insensitive and a login matches however the address was typed.
 Email = Annotated[EmailStr, AfterValidator(str.lower)]
+_EMAIL: TypeAdapter[str] = TypeAdapter(Email)
+
+
+def normalise_email(value: str) -> str | None:
+    """`value` as `Email` stores it, or None if it is not an address (so matches no account)."""
+    try:
+        return _EMAIL.validate_python(value.strip())
+    except ValueError:
+        return None
 _HTTP_URL = TypeAdapter(HttpUrl)
 # An http(s) URL, checked and normalised (`https://Example.com` → `https://example.com/`).
 URLStr = Annotated[SafeStr, AfterValidator(lambda value: str(_HTTP_URL.validate_python(value)))]

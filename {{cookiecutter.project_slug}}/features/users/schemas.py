@@ -107,3 +107,11 @@ class TokenPair(BaseModel):
 
 class RefreshRequest(BaseModel):
     refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+class OAuthError(BaseModel):
+    """OAuth2's error response (RFC 6749 §5.2), which `POST /auth/login` answers instead of the
+    envelope, because OAuth2 clients expect it."""
+
+    error: Literal["invalid_request", "invalid_grant"]
+    error_description: str
