@@ -11,6 +11,7 @@ from core.database_errors import register_database_error_handlers
 from core.docs import install_docs
 from core.exceptions import UnhandledErrorMiddleware, register_exception_handlers
 from core.guards import BodySizeLimitMiddleware, SecurityHeadersMiddleware, TrustedHostMiddleware
+from core.header_limits import HeaderLimitMiddleware
 from core.health import TAG as HEALTH_TAG
 from core.health import router as health_router
 from core.logging import configure_logging
@@ -60,7 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.write_sessionmaker = create_sessionmaker(engine)
 
     # The last one added runs first. A request passes: request ID, access log, security headers,
-    # trusted hosts (production), CORS (if origins are set), body size limit, 500 envelope.
+    # header limits, trusted hosts (production), CORS (if origins are set), body size limit,
+    # 500 envelope.
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_request_body_bytes)
     if settings.cors_origins:
@@ -73,6 +75,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     if settings.environment == "production":
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(
+        HeaderLimitMiddleware,
+        max_headers=settings.max_request_headers,
+        max_header_bytes=settings.server_max_header_bytes,
+    )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIDMiddleware)

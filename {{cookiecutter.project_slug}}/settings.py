@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     allowed_hosts: list[str] = ["localhost", "127.0.0.1"]
     # Larger request bodies are refused with a 413 before the app reads them.
     max_request_body_bytes: int = Field(default=1_048_576, ge=1)
+    # The server (`python -m core.server`: make start, the container). A request head (the
+    # request line and every header) larger than this is refused with a 400; one that is not
+    # complete within the header timeout (seconds) is dropped (slowloris). Idle keep-alive
+    # connections close after the keep-alive timeout; on SIGTERM, requests in flight get the
+    # graceful-shutdown timeout to finish.
+    server_max_header_bytes: int = Field(default=16_384, ge=1024)
+    # More request headers than this are refused with a 431 (the size bound above applies too).
+    max_request_headers: int = Field(default=100, ge=10)
+    server_header_timeout: float = Field(default=10, gt=0)
+    server_keep_alive_timeout: int = Field(default=5, ge=1)
+    server_graceful_shutdown_timeout: int = Field(default=20, ge=1)
 
     # Unused by the generated code: docker-compose.yml runs Redis for the caches or queues you add.
     redis_url: str | None = None

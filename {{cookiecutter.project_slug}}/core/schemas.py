@@ -33,6 +33,8 @@ def normalise_email(value: str) -> str | None:
         return _EMAIL.validate_python(value.strip())
     except ValueError:
         return None
+
+
 _HTTP_URL = TypeAdapter(HttpUrl)
 # An http(s) URL, checked and normalised (`https://Example.com` → `https://example.com/`).
 URLStr = Annotated[SafeStr, AfterValidator(lambda value: str(_HTTP_URL.validate_python(value)))]
