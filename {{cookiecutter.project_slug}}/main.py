@@ -19,6 +19,7 @@ from core.metrics import install_metrics
 from core.middleware import REQUEST_ID_HEADER, AccessLogMiddleware, RequestIDMiddleware
 from core.openapi import install as install_openapi
 from core.openapi import operation_id
+from core.rate_limit import check_store, create_store
 from core.schemas import ErrorResponse
 from core.telemetry import OFF, create_telemetry
 from features.registry import OPENAPI_TAGS, ROUTERS
@@ -31,9 +32,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_engine(settings)
     telemetry = create_telemetry(settings)  # None unless OTEL_EXPORTER_OTLP_ENDPOINT is set
 
+    rate_limits = create_store(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await check_store(rate_limits)  # REDIS_URL set but unreachable: refuse to start
         yield
+        await rate_limits.close()
         await engine.dispose()
         if telemetry:
             telemetry.shutdown()  # sends the spans and metrics still buffered
@@ -57,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app, api_prefix=settings.api_prefix)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.rate_limits = rate_limits
     app.state.sessionmaker = create_sessionmaker(engine, writes=False)
     app.state.write_sessionmaker = create_sessionmaker(engine)
 

@@ -79,8 +79,14 @@ class Settings(BaseSettings):
     server_keep_alive_timeout: int = Field(default=5, ge=1)
     server_graceful_shutdown_timeout: int = Field(default=20, ge=1)
 
-    # Unused by the generated code: docker-compose.yml runs Redis for the caches or queues you add.
+    # Redis (docker-compose.yml runs one). When set, the auth rate limits count there, shared by
+    # every worker and machine; unset, each process counts in its own memory.
     redis_url: str | None = None
+    # Abuse limits on /auth/login, /auth/register and /auth/refresh: hits per window (seconds)
+    # from one client address, and (login, register) for one account. Over either: 429.
+    auth_rate_limit_window: int = Field(default=60, ge=1)
+    auth_rate_limit_per_client: int = Field(default=20, ge=1)
+    auth_rate_limit_per_account: int = Field(default=10, ge=1)
 
     # Observability, off by default. An OTLP/HTTP collector's URL (http://collector:4318) turns
     # on trace and metric export (core/telemetry.py); METRICS_ENABLED serves /metrics

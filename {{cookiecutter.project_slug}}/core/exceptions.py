@@ -78,6 +78,16 @@ class ServiceUnavailableError(AppError):
     message = "The service is temporarily unavailable."
 
 
+class TooManyRequestsError(AppError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "too_many_requests"
+    message = "Too many attempts; try again later."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many attempts; try again in {retry_after} s.")
+        self.retry_after = retry_after
+
+
 # Codes for errors FastAPI and Starlette raise themselves (unknown route, wrong method, ...).
 _HTTP_CODES = {
     400: "bad_request",
@@ -119,6 +129,8 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"}
     elif isinstance(exc, ServiceUnavailableError):
         headers = {"Retry-After": str(request.app.state.settings.retry_after_seconds)}
+    elif isinstance(exc, TooManyRequestsError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_response(
         status_code=exc.status_code,
         code=exc.code,

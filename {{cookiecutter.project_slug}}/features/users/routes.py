@@ -7,11 +7,19 @@ from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 
 from core.dependencies import SessionDep, SettingsDep
-from core.responses import CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, Responses
+from core.responses import (
+    CONFLICT,
+    FORBIDDEN,
+    NOT_FOUND,
+    TOO_MANY_REQUESTS,
+    UNAUTHORIZED,
+    Responses,
+)
 from core.schemas import Page
 from features.users import services, tokens
 from features.users.dependencies import CurrentUser, UsersAdmin, ValidUser, can_read_users
 from features.users.exceptions import InvalidCredentialsError
+from features.users.limits import limit_login, limit_refresh, limit_register
 from features.users.models import User
 from features.users.schemas import (
     OAuthError,
@@ -39,14 +47,20 @@ TAG = {"name": "users", "description": "Your own account; everyone's, with permi
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=CONFLICT,
+    responses={**CONFLICT, **TOO_MANY_REQUESTS},
+    dependencies=[Depends(limit_register)],
 )
 async def register(data: UserCreate, session: SessionDep, settings: SettingsDep) -> User:
     """Create an account with the `user` role."""
     return await services.register(session=session, data=data, settings=settings)
 
 
-@auth_router.post("/login", response_model=TokenPair, responses=INVALID_GRANT)
+@auth_router.post(
+    "/login",
+    response_model=TokenPair,
+    responses={**INVALID_GRANT, **TOO_MANY_REQUESTS},
+    dependencies=[Depends(limit_login)],
+)
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
@@ -68,7 +82,12 @@ async def login(
     return await tokens.issue_pair(session=session, user=user, settings=settings)
 
 
-@auth_router.post("/refresh", response_model=TokenPair, responses=UNAUTHORIZED)
+@auth_router.post(
+    "/refresh",
+    response_model=TokenPair,
+    responses={**UNAUTHORIZED, **TOO_MANY_REQUESTS},
+    dependencies=[Depends(limit_refresh)],
+)
 async def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
     """Exchange a refresh token for a new pair; the one sent stops working."""
     return await tokens.rotate(session=session, refresh_token=data.refresh_token, settings=settings)
