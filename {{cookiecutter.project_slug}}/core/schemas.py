@@ -11,14 +11,23 @@ from pydantic.fields import FieldInfo
 
 
 def _refuse_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL: refused here as a 422, not by the database as a 500.
+    # PostgreSQL text cannot hold NUL, and neither database (nor a JSON response) can encode a
+    # lone surrogate ("\ud800", valid JSON): refused here as a 422, not later as a 500.
     if "\x00" in value:
         raise ValueError("must not contain NUL (\\u0000) characters")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ValueError("must not contain lone surrogates (\\ud800-\\udfff)") from None
     return value
 
 
-# Every client-sent string: one rule for both databases.
-SafeStr = Annotated[str, AfterValidator(_refuse_nul)]
+# Every client-sent string: one rule for both databases. (With StringConstraints, write
+# `Annotated[str, StringConstraints(...), REFUSE_UNSTORABLE]`: constraints on top of SafeStr
+# check the length before stripping, so " " would pass min_length=1.)
+REFUSE_UNSTORABLE = AfterValidator(_refuse_nul)
+SafeStr = Annotated[str, REFUSE_UNSTORABLE]
 # A datetime with its UTC offset: the columns are timezone-aware, a naive value is a 422.
 TZDatetime = Annotated[datetime, AwareDatetime]
 # Normalised (NFC, the domain's IDNA form made readable, everything lowercase), so a unique
