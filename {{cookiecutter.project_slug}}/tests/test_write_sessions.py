@@ -33,9 +33,13 @@ async def read_then_write(settings: Settings, *, writes: bool | None, writers: i
             await session.commit()
 
     try:
-        await asyncio.gather(*(one() for _ in range(writers)))
+        # Every writer finishes (and closes its connection) before the first failure is raised.
+        results = await asyncio.gather(*(one() for _ in range(writers)), return_exceptions=True)
     finally:
         await engine.dispose()
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def scratch(path: Path, test_settings: Settings) -> Settings:
