@@ -37,7 +37,9 @@ DEPENDENCY_NAMES = frozenset(
      "opentelemetry_exporter_http_transport", "opentelemetry_exporter_otlp_common",
      "opentelemetry_exporter_otlp_proto_common", "opentelemetry_exporter_otlp_proto_http",
      "opentelemetry_proto", "opentelemetry_sdk", "opentelemetry_semantic_conventions",
-     "prometheus_client", "protobuf", "requests", "urllib3"}
+     "prometheus_client", "protobuf", "requests", "urllib3",
+     # The auth rate limits' shared store (issue 13).
+     "redis"}
 )  # fmt: skip
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
