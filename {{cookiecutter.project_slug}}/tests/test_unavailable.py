@@ -11,6 +11,7 @@ import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,7 @@ async def test_a_frozen_database_fails_a_request_within_the_connect_timeout(
 
 
 def scratch_database(path: Path) -> str:
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection, connection:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("CREATE TABLE scratch (value TEXT)")
     return f"sqlite+aiosqlite:///{path}"

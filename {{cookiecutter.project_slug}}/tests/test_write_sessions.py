@@ -7,6 +7,7 @@ busy timeout. `create_sessionmaker` asks for the lock unless told the session on
 
 import asyncio
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ async def read_then_write(settings: Settings, *, writes: bool | None, writers: i
 
 
 def scratch(path: Path, test_settings: Settings) -> Settings:
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection, connection:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("CREATE TABLE scratch (value TEXT)")
     url = f"sqlite+aiosqlite:///{path}"
@@ -57,7 +58,7 @@ async def test_a_default_session_takes_the_write_lock_first(
 
     await read_then_write(settings, writes=None)
 
-    with sqlite3.connect(tmp_path / "writes.sqlite3") as connection:
+    with closing(sqlite3.connect(tmp_path / "writes.sqlite3")) as connection:
         assert connection.execute("SELECT count(*) FROM scratch").fetchone() == (4,)
 
 
