@@ -24,7 +24,7 @@ from tests.baking import TEMPLATE_DIR, bake, free_port
 pytestmark = pytest.mark.docker
 DOCKER = "/usr/bin/docker"  # Debian's CLI, which BuildKit and the compose plugin work with
 REPORT = TEMPLATE_DIR / "build" / "docker-report.md"
-GRACEFUL_BOUND_S = 20  # the Dockerfile's --timeout-graceful-shutdown
+GRACEFUL_BOUND_S = 20  # SERVER_GRACEFUL_SHUTDOWN_TIMEOUT's default (core/server.py)
 report: dict[str, str] = {}
 
 

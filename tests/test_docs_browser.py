@@ -48,6 +48,7 @@ def test_swagger_logs_in_and_calls_the_api_offline(tmp_path: Path) -> None:
     project = bake(tmp_path)
     env = {
         "ENVIRONMENT": "production",
+        "API_DOCS": "true",  # off in production unless asked
         "SECRET_KEY": secrets.token_urlsafe(48),
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/docs.db",
     }

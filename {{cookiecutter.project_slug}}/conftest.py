@@ -41,7 +41,7 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     url = os.environ.get("TEST_DATABASE_URL") or (
         f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
     )
-    if url == Settings().database_url:
+    if url == Settings(environment="development").database_url:
         pytest.exit(
             "TEST_DATABASE_URL is the development DATABASE_URL; tests would wipe it. "
             "Point it at a separate database.",

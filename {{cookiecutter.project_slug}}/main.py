@@ -8,10 +8,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from core.database import create_engine, create_sessionmaker
+from core.database_errors import register_database_error_handlers
 from core.docs import install_docs
 from core.events import bus
 from core.exceptions import UnhandledErrorMiddleware, register_exception_handlers
 from core.guards import BodySizeLimitMiddleware, SecurityHeadersMiddleware, TrustedHostMiddleware
+from core.header_limits import HeaderLimitMiddleware
 from core.health import TAG as HEALTH_TAG
 from core.health import router as health_router
 from core.jobs import runtime as jobs_runtime
@@ -21,6 +23,7 @@ from core.metrics import install_metrics
 from core.middleware import REQUEST_ID_HEADER, AccessLogMiddleware, RequestIDMiddleware
 from core.openapi import install as install_openapi
 from core.openapi import operation_id
+from core.rate_limit import check_store, create_store
 from core.schemas import ErrorResponse
 from core.telemetry import OFF, create_telemetry
 from features.registry import EVENT_HANDLERS, JOBS, OPENAPI_TAGS, ROUTERS
@@ -36,8 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # In tests an embedded job runs before `enqueue` returns, so the test sees what it did.
     jobs = jobs_runtime.start(settings, JOBS, engine=engine, inline=settings.environment == "test")
 
+    rate_limits = create_store(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await check_store(rate_limits)  # REDIS_URL set but unreachable: refuse to start
         await jobs.broker.startup()
         # Embedded jobs have no scheduler process: on a developer's machine the app fires them.
         scheduler = None
@@ -51,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await jobs.broker.shutdown()
         await jobs.close()
         jobs_runtime.stop(jobs)
+        await rate_limits.close()
         await engine.dispose()
         if telemetry:
             telemetry.shutdown()  # sends the spans and metrics still buffered
@@ -61,9 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[HEALTH_TAG, *OPENAPI_TAGS],
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
-        # Served by core/docs.py from the app's own copies of the assets (no CDN).
+        # Served by core/docs.py from the app's own copies of the assets (no CDN); with the
+        # document itself, off in production unless API_DOCS=true.
         docs_url=None,
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
         telemetry=telemetry.config() if telemetry else OFF,
         # Every error, whichever route raised it, has this shape; document it once for all.
         # (422, only where an operation takes input, gets the same shape in core/openapi.py.)
@@ -72,12 +81,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app, api_prefix=settings.api_prefix)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.write_sessionmaker = create_sessionmaker(engine, writes=True)
+    app.state.rate_limits = rate_limits
+    app.state.sessionmaker = create_sessionmaker(engine, writes=False)
+    app.state.write_sessionmaker = create_sessionmaker(engine)
     app.state.jobs = jobs
 
     # The last one added runs first. A request passes: request ID, access log, security headers,
-    # trusted hosts (production), CORS (if origins are set), body size limit, 500 envelope.
+    # header limits, trusted hosts (production), CORS (if origins are set), body size limit,
+    # 500 envelope.
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_request_body_bytes)
     if settings.cors_origins:
@@ -90,14 +101,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     if settings.environment == "production":
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(
+        HeaderLimitMiddleware,
+        max_headers=settings.max_request_headers,
+        max_header_bytes=settings.server_max_header_bytes,
+    )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIDMiddleware)
     register_exception_handlers(app)
+    register_database_error_handlers(app)
 
     if settings.metrics_enabled:
         install_metrics(app)
-    install_docs(app)
+    if settings.docs_enabled:
+        install_docs(app)
     app.include_router(health_router)
     for router in ROUTERS:
         app.include_router(router, prefix=settings.api_prefix)

@@ -26,12 +26,26 @@ class Settings(BaseSettings):
     project_description: str = "{{ cookiecutter.description }}"
     # Mounts every feature's routes under it, e.g. "/api/v1"; /health stays at the root.
     api_prefix: str = Field(default="", pattern=r"^(/[A-Za-z0-9._~-]+)*$")
-    environment: Environment = "development"
+    # Production unless told otherwise: a deploy that lost its `.env` refuses the placeholder
+    # secret instead of running as development. The `.env` written at bake says development.
+    environment: Environment = "production"
 
     # SQLite file next to the project by default; set a postgresql+asyncpg:// URL for PostgreSQL.
     database_url: str = "sqlite+aiosqlite:///./app.db"
     database_echo: bool = False
     database_pool_size: int = Field(default=10, ge=1)
+    # Every wait on the database is bounded (seconds); past one, the request answers 503 with
+    # Retry-After instead of hanging. Connecting (PostgreSQL), waiting for a pooled connection,
+    # and one statement (PostgreSQL's statement_timeout, and the driver's own bound).
+    database_connect_timeout: float = Field(default=5, gt=0)
+    database_pool_timeout: float = Field(default=10, gt=0)
+    database_statement_timeout: float = Field(default=30, gt=0)
+    # How long a SQLite write waits for another writer's lock before giving up (503).
+    sqlite_busy_timeout: float = Field(default=30, gt=0)
+    # /health/ready answers 503 after this long, under a probe's usual timeout.
+    health_check_timeout: float = Field(default=3, gt=0)
+    # What a 503 tells a client to wait before trying again (the Retry-After header).
+    retry_after_seconds: int = Field(default=5, ge=1)
 
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
 
@@ -53,9 +67,21 @@ class Settings(BaseSettings):
     allowed_hosts: list[str] = ["localhost", "127.0.0.1"]
     # Larger request bodies are refused with a 413 before the app reads them.
     max_request_body_bytes: int = Field(default=1_048_576, ge=1)
+    # The server (`python -m core.server`: make start, the container). A request head (the
+    # request line and every header) larger than this is refused with a 400; one that is not
+    # complete within the header timeout (seconds) is dropped (slowloris). Idle keep-alive
+    # connections close after the keep-alive timeout; on SIGTERM, requests in flight get the
+    # graceful-shutdown timeout to finish.
+    server_max_header_bytes: int = Field(default=16_384, ge=1024)
+    # More request headers than this are refused with a 431 (the size bound above applies too).
+    max_request_headers: int = Field(default=100, ge=10)
+    server_header_timeout: float = Field(default=10, gt=0)
+    server_keep_alive_timeout: int = Field(default=5, ge=1)
+    server_graceful_shutdown_timeout: int = Field(default=20, ge=1)
 
-    # Redis, shared by everything that needs one (jobs now; caches later use the same client):
-    # unset, background jobs run inside the app's process (core/jobs, docs/adr/0001).
+    # Redis, shared by everything that needs one (jobs, the auth rate limits; caches later use the
+    # same client). Unset, background jobs run inside the app's process (core/jobs,
+    # docs/adr/0001) and each process counts rate limits in its own memory.
     redis_url: str | None = None
     # Prefix of every Redis key the jobs use: several projects or test runs can share one Redis.
     jobs_key_prefix: str = Field(default="jobs", pattern=r"^[A-Za-z0-9_.:-]+$")
@@ -64,12 +90,19 @@ class Settings(BaseSettings):
     jobs_visibility_timeout_seconds: float = Field(default=600, gt=0)
     # How long a finished job's result and status stay readable (`manage.py jobs result ID`).
     jobs_result_ttl_seconds: int = Field(default=86_400, ge=1)
+    # Abuse limits on /auth/login, /auth/register and /auth/refresh: hits per window (seconds)
+    # from one client address, and (login, register) for one account. Over either: 429.
+    auth_rate_limit_window: int = Field(default=60, ge=1)
+    auth_rate_limit_per_client: int = Field(default=20, ge=1)
+    auth_rate_limit_per_account: int = Field(default=10, ge=1)
 
     # Observability, off by default. An OTLP/HTTP collector's URL (http://collector:4318) turns
     # on trace and metric export (core/telemetry.py); METRICS_ENABLED serves /metrics
     # (core/metrics.py).
     otel_exporter_otlp_endpoint: str | None = None
     metrics_enabled: bool = False
+    # /docs, /redoc and /openapi.json; unset: served everywhere but in production.
+    api_docs: bool | None = None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -98,6 +131,10 @@ class Settings(BaseSettings):
     @property
     def json_logs(self) -> bool:
         return self.environment == "production" if self.log_json is None else self.log_json
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.environment != "production" if self.api_docs is None else self.api_docs
 
     @property
     def is_sqlite(self) -> bool:

@@ -67,22 +67,47 @@ JSON_OBJECT: Any = JSON().with_variant(JSONB(), "postgresql")
 
 def create_engine(settings: Settings) -> AsyncEngine:
     # No `echo=`: it adds a second handler and prints each statement twice. DATABASE_ECHO sets the
-    # `sqlalchemy.engine` log level instead (core/logging.py).
+    # `sqlalchemy.engine` log level instead (core/logging.py). Outside development, a failed
+    # statement's parameters (an email, a password hash) never reach an exception's text or a log.
+    hide_parameters = settings.environment != "development"
     if settings.is_sqlite:
-        engine = create_async_engine(settings.database_url)
+        engine = create_async_engine(
+            settings.database_url,
+            hide_parameters=hide_parameters,
+            # The busy timeout: how long a write waits for another writer's lock.
+            connect_args={"timeout": settings.sqlite_busy_timeout},
+        )
         _make_sqlite_transactional(engine)
         return engine
+    # Every wait is bounded: connecting, a pooled connection, and each statement, on the server
+    # (statement_timeout, in ms) and in the driver (command_timeout, for a server that stopped
+    # answering altogether).
     return create_async_engine(
         settings.database_url,
+        hide_parameters=hide_parameters,
         pool_size=settings.database_pool_size,
+        pool_timeout=settings.database_pool_timeout,
         pool_pre_ping=True,
+        connect_args={
+            "timeout": settings.database_connect_timeout,
+            "command_timeout": settings.database_statement_timeout + 1,
+            "server_settings": {
+                "statement_timeout": str(int(settings.database_statement_timeout * 1000))
+            },
+        },
     )
 
 
 def create_sessionmaker(
-    engine: AsyncEngine, *, writes: bool = False
+    engine: AsyncEngine, *, writes: bool = True
 ) -> async_sessionmaker[AsyncSession]:
-    """Sessions on `engine`; with `writes`, their transactions are `WRITE_TRANSACTION`s."""
+    """Sessions on `engine` whose transactions are `WRITE_TRANSACTION`s unless `writes=False`.
+
+    Writing is the default: outside a request (a command, the shell, a job) nothing says in
+    advance whether a transaction will write, and on SQLite a read-then-write transaction that
+    did not say so fails with "database is locked" when another one writes. Only the requests of
+    HTTP's safe methods, which never write, ask for `writes=False`.
+    """
     bind = engine.execution_options(**{WRITE_TRANSACTION: True}) if writes else engine
     # expire_on_commit=False: objects stay readable after commit without a lazy load,
     # which async sessions cannot do.
@@ -95,7 +120,7 @@ def _make_sqlite_transactional(engine: AsyncEngine) -> None:
     The sqlite3 module delays BEGIN on its own, which breaks SAVEPOINTs (tests roll each test
     back inside one) and lets reads see a half-done transaction. A transaction that will write
     (`WRITE_TRANSACTION`) starts with BEGIN IMMEDIATE: it takes the write lock first and waits
-    its turn (the driver's 5 s busy timeout), where a plain BEGIN that read first fails with
+    its turn (SQLITE_BUSY_TIMEOUT), where a plain BEGIN that read first fails with
     "database is locked" when another request writes at the same time. WAL lets reads go on
     while a write commits; synchronous=NORMAL is WAL's usual pairing, safe against an app crash
     (a power cut can lose the last commits: use PostgreSQL where that matters). Foreign keys

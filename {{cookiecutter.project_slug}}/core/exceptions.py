@@ -78,6 +78,16 @@ class ServiceUnavailableError(AppError):
     message = "The service is temporarily unavailable."
 
 
+class TooManyRequestsError(AppError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "too_many_requests"
+    message = "Too many attempts; try again later."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many attempts; try again in {retry_after} s.")
+        self.retry_after = retry_after
+
+
 # Codes for errors FastAPI and Starlette raise themselves (unknown route, wrong method, ...).
 _HTTP_CODES = {
     400: "bad_request",
@@ -114,7 +124,13 @@ def error_response(
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    headers = None
+    if isinstance(exc, AuthenticationError):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, ServiceUnavailableError):
+        headers = {"Retry-After": str(request.app.state.settings.retry_after_seconds)}
+    elif isinstance(exc, TooManyRequestsError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_response(
         status_code=exc.status_code,
         code=exc.code,

@@ -1,10 +1,12 @@
 """Liveness and readiness probes for load balancers and orchestrators."""
 
-from fastapi import APIRouter
-from pydantic import BaseModel
-from sqlalchemy.exc import SQLAlchemyError
+import asyncio
 
-from core.dependencies import SessionDep
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.database_errors import unavailable_reason
 from core.exceptions import ServiceUnavailableError
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -23,11 +25,16 @@ async def live() -> HealthStatus:
 
 
 @router.get("/ready", responses={503: {"description": "The database cannot be reached."}})
-async def ready(session: SessionDep) -> HealthStatus:
-    """The app can reach its database."""
+async def ready(request: Request) -> HealthStatus:
+    """The app can reach its database, within HEALTH_CHECK_TIMEOUT seconds."""
+    engine: AsyncEngine = request.app.state.engine
     try:
-        connection = await session.connection()
-        await connection.exec_driver_sql("SELECT 1")
-    except (SQLAlchemyError, OSError) as exc:
+        # Bounded on its own: a frozen database must fail the probe before the probe times out.
+        async with asyncio.timeout(request.app.state.settings.health_check_timeout):
+            async with engine.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
+    except Exception as exc:
+        if unavailable_reason(exc) is None:
+            raise
         raise ServiceUnavailableError("The database cannot be reached.") from exc
     return HealthStatus(status="ok")

@@ -16,5 +16,8 @@ UNAUTHORIZED: Responses = {
 FORBIDDEN: Responses = {
     403: {"model": ErrorResponse, "description": "The caller lacks the permission this needs."}
 }
+TOO_MANY_REQUESTS: Responses = {
+    429: {"model": ErrorResponse, "description": "Too many attempts; Retry-After says when."}
+}
 # What every protected route can answer before it does its own work.
 PROTECTED: Responses = {**UNAUTHORIZED, **FORBIDDEN}

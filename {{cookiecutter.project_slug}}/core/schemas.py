@@ -11,18 +11,39 @@ from pydantic.fields import FieldInfo
 
 
 def _refuse_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL: refused here as a 422, not by the database as a 500.
+    # PostgreSQL text cannot hold NUL, and neither database (nor a JSON response) can encode a
+    # lone surrogate ("\ud800", valid JSON): refused here as a 422, not later as a 500.
     if "\x00" in value:
         raise ValueError("must not contain NUL (\\u0000) characters")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ValueError("must not contain lone surrogates (\\ud800-\\udfff)") from None
     return value
 
 
-# Every client-sent string: one rule for both databases.
-SafeStr = Annotated[str, AfterValidator(_refuse_nul)]
+# Every client-sent string: one rule for both databases. (With StringConstraints, write
+# `Annotated[str, StringConstraints(...), REFUSE_UNSTORABLE]`: constraints on top of SafeStr
+# check the length before stripping, so " " would pass min_length=1.)
+REFUSE_UNSTORABLE = AfterValidator(_refuse_nul)
+SafeStr = Annotated[str, REFUSE_UNSTORABLE]
 # A datetime with its UTC offset: the columns are timezone-aware, a naive value is a 422.
 TZDatetime = Annotated[datetime, AwareDatetime]
-# Stored lowercase, so a unique constraint on it is case-insensitive.
+# Normalised (NFC, the domain's IDNA form made readable, everything lowercase), so a unique
+# constraint on it is case-insensitive and a login matches however the address was typed.
 Email = Annotated[EmailStr, AfterValidator(str.lower)]
+_EMAIL: TypeAdapter[str] = TypeAdapter(Email)
+
+
+def normalise_email(value: str) -> str | None:
+    """`value` as `Email` stores it, or None if it is not an address (so matches no account)."""
+    try:
+        return _EMAIL.validate_python(value.strip())
+    except ValueError:
+        return None
+
+
 _HTTP_URL = TypeAdapter(HttpUrl)
 # An http(s) URL, checked and normalised (`https://Example.com` → `https://example.com/`).
 URLStr = Annotated[SafeStr, AfterValidator(lambda value: str(_HTTP_URL.validate_python(value)))]

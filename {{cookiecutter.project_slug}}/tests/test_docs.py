@@ -5,7 +5,10 @@ import hashlib
 import re
 
 import pytest
-from httpx import AsyncClient
+from httpx import ASGITransport, AsyncClient
+
+from main import create_app
+from settings import Settings
 
 
 def inline_scripts(html: str) -> list[str]:
@@ -67,3 +70,26 @@ async def test_the_docs_routes_stay_out_of_the_schema(client: AsyncClient) -> No
     paths = (await client.get("/openapi.json")).json()["paths"]
 
     assert not [path for path in paths if path.startswith(("/docs", "/redoc"))]
+
+
+async def docs_status(settings: Settings) -> dict[str, int]:
+    app = create_app(settings)
+    transport = ASGITransport(app=app)
+    async with AsyncClient(transport=transport, base_url="http://localhost") as client:
+        return {
+            path: (await client.get(path)).status_code
+            for path in ("/docs", "/redoc", "/openapi.json", "/docs-assets/swagger-ui.css")
+        }
+
+
+async def test_production_serves_no_docs_unless_asked(test_settings: Settings) -> None:
+    production = test_settings.model_copy(update={"environment": "production"})
+
+    assert set((await docs_status(production)).values()) == {404}
+    assert set((await docs_status(production.model_copy(update={"api_docs": True}))).values()) == {
+        200
+    }
+    # And API_DOCS=false turns them off anywhere.
+    assert set(
+        (await docs_status(test_settings.model_copy(update={"api_docs": False}))).values()
+    ) == {404}

@@ -206,6 +206,7 @@ def test_served_by_uvicorn_every_line_is_json_and_each_request_is_logged_once(
         "SECRET_KEY": "s" * 48,
         "DATABASE_URL": test_settings.database_url,
         "ALLOWED_HOSTS": '["127.0.0.1"]',
+        "API_DOCS": "true",  # the request below reads the OpenAPI document
     }
     # Deliberately without --no-access-log: the app's configuration alone must avoid doubles.
     command = [sys.executable, "-m", "uvicorn", "main:app", "--port", str(port)]
@@ -244,6 +245,6 @@ def test_served_by_uvicorn_every_line_is_json_and_each_request_is_logged_once(
 
 
 def test_the_log_level_is_read_in_any_case() -> None:
-    settings = Settings(_env_file=None, log_level="debug")  # type: ignore[arg-type]
+    settings = Settings(_env_file=None, environment="development", log_level="debug")  # type: ignore[arg-type]
 
     assert settings.log_level == "DEBUG"

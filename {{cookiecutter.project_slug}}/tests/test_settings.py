@@ -39,7 +39,14 @@ def test_rejected_values_are_not_echoed_in_errors(monkeypatch: pytest.MonkeyPatc
 def test_environment_variables_override_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://app@db:5432/app")
 
-    settings = Settings(_env_file=None)
+    settings = Settings(_env_file=None, environment="development")
 
     assert settings.database_url == "postgresql+asyncpg://app@db:5432/app"
     assert not settings.is_sqlite
+
+
+def test_without_an_environment_the_app_runs_as_production_and_refuses_the_placeholder() -> None:
+    with pytest.raises(ValidationError, match="SECRET_KEY must be set"):
+        Settings(_env_file=None)
+
+    assert Settings(_env_file=None, secret_key=SecretStr("s" * 48)).environment == "production"

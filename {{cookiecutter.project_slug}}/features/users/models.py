@@ -8,14 +8,16 @@ from pydantic import StringConstraints
 from sqlmodel import Field, SQLModel
 
 from core.database import TableBase
-from core.schemas import Email, SafeStr
+from core.schemas import REFUSE_UNSTORABLE, Email
 from features.users.permissions import Role
 
 EMAIL_MAX_LENGTH = 320  # 64 for the local part, @, 255 for the domain
 NAME_MAX_LENGTH = 255
 
 FullName = Annotated[
-    SafeStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH),
+    REFUSE_UNSTORABLE,
 ]
 
 

@@ -3,15 +3,26 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
+from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 
 from core.dependencies import SessionDep, SettingsDep
-from core.responses import CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED
+from core.responses import (
+    CONFLICT,
+    FORBIDDEN,
+    NOT_FOUND,
+    TOO_MANY_REQUESTS,
+    UNAUTHORIZED,
+    Responses,
+)
 from core.schemas import Page
 from features.users import services, tokens
 from features.users.dependencies import CurrentUser, UsersAdmin, ValidUser, can_read_users
+from features.users.exceptions import InvalidCredentialsError
+from features.users.limits import limit_login, limit_refresh, limit_register
 from features.users.models import User
 from features.users.schemas import (
+    OAuthError,
     PasswordChange,
     RefreshRequest,
     TokenPair,
@@ -26,6 +37,9 @@ auth_router = APIRouter(prefix="/auth", tags=["auth"])
 router = APIRouter(prefix="/users", tags=["users"], responses=UNAUTHORIZED)
 # The API docs' descriptions of the two tags; features/registry.py lists them.
 AUTH_TAG = {"name": "auth", "description": "Sign up, sign in, and refresh or revoke tokens."}
+INVALID_GRANT: Responses = {
+    400: {"model": OAuthError, "description": "Wrong email or password (OAuth2's invalid_grant)."}
+}
 TAG = {"name": "users", "description": "Your own account; everyone's, with permission."}
 
 
@@ -33,27 +47,47 @@ TAG = {"name": "users", "description": "Your own account; everyone's, with permi
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=CONFLICT,
+    responses={**CONFLICT, **TOO_MANY_REQUESTS},
+    dependencies=[Depends(limit_register)],
 )
 async def register(data: UserCreate, session: SessionDep, settings: SettingsDep) -> User:
     """Create an account with the `user` role."""
     return await services.register(session=session, data=data, settings=settings)
 
 
-@auth_router.post("/login", response_model=TokenPair, responses=UNAUTHORIZED)
+@auth_router.post(
+    "/login",
+    response_model=TokenPair,
+    responses={**INVALID_GRANT, **TOO_MANY_REQUESTS},
+    dependencies=[Depends(limit_login)],
+)
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
-) -> TokenPair:
+) -> TokenPair | JSONResponse:
     """Exchange email (as `username`) and password for an access and a refresh token."""
-    user = await services.authenticate(
-        session=session, email=form.username, password=form.password, settings=settings
-    )
+    try:
+        user = await services.authenticate(
+            session=session, email=form.username, password=form.password, settings=settings
+        )
+    except InvalidCredentialsError as exc:
+        # OAuth2's own error (RFC 6749 §5.2), which OAuth2 clients such as Swagger's Authorize
+        # dialog read; every other error keeps the envelope.
+        return JSONResponse(
+            OAuthError(error="invalid_grant", error_description=exc.detail).model_dump(),
+            status_code=status.HTTP_400_BAD_REQUEST,
+            headers={"Cache-Control": "no-store"},
+        )
     return await tokens.issue_pair(session=session, user=user, settings=settings)
 
 
-@auth_router.post("/refresh", response_model=TokenPair, responses=UNAUTHORIZED)
+@auth_router.post(
+    "/refresh",
+    response_model=TokenPair,
+    responses={**UNAUTHORIZED, **TOO_MANY_REQUESTS},
+    dependencies=[Depends(limit_refresh)],
+)
 async def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
     """Exchange a refresh token for a new pair; the one sent stops working."""
     return await tokens.rotate(session=session, refresh_token=data.refresh_token, settings=settings)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from core.pagination import PageQuery
-from core.schemas import reject_nulls
+from core.schemas import REFUSE_UNSTORABLE, reject_nulls
 from features.users.models import FullName, User, UserBase
 from features.users.permissions import Role
 
@@ -16,7 +16,9 @@ PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
 
 Password = Annotated[
-    str, StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
+    str,
+    StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+    REFUSE_UNSTORABLE,
 ]
 
 
@@ -51,7 +53,9 @@ class UserAdminUpdate(BaseModel):
 
 
 class PasswordChange(BaseModel):
-    current_password: Annotated[str, StringConstraints(max_length=PASSWORD_MAX_LENGTH)]
+    current_password: Annotated[
+        str, StringConstraints(max_length=PASSWORD_MAX_LENGTH), REFUSE_UNSTORABLE
+    ]
     new_password: Password
 
 
@@ -106,4 +110,14 @@ class TokenPair(BaseModel):
 
 
 class RefreshRequest(BaseModel):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    refresh_token: Annotated[
+        str, StringConstraints(min_length=1, max_length=4096), REFUSE_UNSTORABLE
+    ]
+
+
+class OAuthError(BaseModel):
+    """OAuth2's error response (RFC 6749 §5.2), which `POST /auth/login` answers instead of the
+    envelope, because OAuth2 clients expect it."""
+
+    error: Literal["invalid_request", "invalid_grant"]
+    error_description: str

@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.events import emit
 from core.pagination import equal_to, paginate
 from core.persistence import flush
-from core.schemas import Page
+from core.schemas import Page, normalise_email
 from core.security import hash_password, verify_and_update_password
 from features.users import tokens
 from features.users.events import UserRegistered
@@ -77,9 +77,12 @@ async def get(*, session: AsyncSession, user_id: uuid.UUID) -> User:
 
 
 async def get_by_email(*, session: AsyncSession, email: str) -> User | None:
-    if "\x00" in email:  # no stored email has one, and PostgreSQL cannot compare it
+    # The one normalisation registration applies (core/schemas.py `Email`); what is not an
+    # address (a NUL, say, which PostgreSQL could not even compare) matches no account.
+    normalised = normalise_email(email)
+    if normalised is None:
         return None
-    statement = select(User).where(col(User.email) == email.strip().lower())
+    statement = select(User).where(col(User.email) == normalised)
     return (await session.exec(statement)).first()
 
 

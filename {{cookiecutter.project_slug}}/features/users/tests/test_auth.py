@@ -111,9 +111,33 @@ async def test_login_refuses_wrong_password_and_unknown_email_alike(
 ) -> None:
     response = await client.post("/auth/login", data={"username": email, "password": password})
 
-    error = assert_error(response, 401, "not_authenticated")
-    assert error["message"] == "Incorrect email or password."
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+    # OAuth2's own error shape (RFC 6749 §5.2), which Swagger's Authorize dialog shows.
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_grant",
+        "error_description": "Incorrect email or password.",
+    }
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("registered", "typed"),
+    [
+        ("Ada@Example.com", "ada@example.COM"),
+        ("ad\u0061\u0301@b\u00fccher.example", "ADA\u0301@B\u00dcCHER.example"),  # NFD, upper
+        ("ada@b\u00fccher.example", "ada@xn--bcher-kva.example"),  # the domain's IDNA form
+        (" ada@example.com", "ada@example.com "),
+    ],
+)
+async def test_login_accepts_the_address_however_it_was_typed_at_registration(
+    client: AsyncClient, registered: str, typed: str
+) -> None:
+    created = await client.post("/auth/register", json={"email": registered, "password": PASSWORD})
+    assert created.status_code == 201, created.json()
+
+    response = await client.post("/auth/login", data={"username": typed, "password": PASSWORD})
+
+    assert response.status_code == 200, response.json()
 
 
 async def test_a_disabled_user_cannot_log_in(
@@ -126,7 +150,8 @@ async def test_a_disabled_user_cannot_log_in(
         "/auth/login", data={"username": alice.email, "password": PASSWORD}
     )
 
-    assert_error(response, 401, "not_authenticated")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
 
 
 async def test_changing_the_password_revokes_refresh_tokens(
@@ -152,7 +177,7 @@ async def test_changing_the_password_revokes_refresh_tokens(
     old_password = await client.post(
         "/auth/login", data={"username": alice.email, "password": PASSWORD}
     )
-    assert_error(old_password, 401, "not_authenticated")
+    assert old_password.json()["error"] == "invalid_grant"
     await login(client, alice.email, "a new passphrase")
 
 

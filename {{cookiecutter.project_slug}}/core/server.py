@@ -1,0 +1,97 @@
+"""Serve the app with uvicorn, bounded: `python -m core.server` (`make start`, the container).
+
+Before any worker starts, the settings are read once: bad ones print one line per problem and
+exit 2, where uvicorn's workers would each crash with a traceback and be started again forever.
+
+Then uvicorn runs with its pure-Python HTTP parser, h11, because it bounds a request's head
+(SERVER_MAX_HEADER_BYTES: a larger head, or too many headers, is refused with a 400 before the
+app sees it; the default C parser accepts a 64 MB header and spends seconds on it), and with a
+protocol that closes a connection whose request head is not complete within
+SERVER_HEADER_TIMEOUT seconds (slowloris: uvicorn itself waits forever for a first request).
+"""
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import Any
+
+import h11
+import uvicorn
+from pydantic import ValidationError
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from settings import Settings, get_settings
+
+
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, with a deadline for each request's head."""
+
+    _head_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:  # the head is complete
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()  # the next request on this connection gets the same deadline
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        timeout = get_settings().server_header_timeout
+        self._head_deadline = self.loop.call_later(timeout, self._expire)
+
+    def _disarm(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
+
+    def _expire(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def checked_settings() -> Settings:
+    """The settings, or one line per problem on stderr and exit status 2."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]).upper() or "settings"
+            print(f"error: {where}: {error['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m core.server", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--workers", type=int, default=None, help="default: WEB_CONCURRENCY or 1")
+    args = parser.parse_args(argv)
+    settings = checked_settings()
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "http": "core.server:BoundedH11Protocol",
+        "h11_max_incomplete_event_size": settings.server_max_header_bytes,
+        "timeout_keep_alive": settings.server_keep_alive_timeout,
+        "timeout_graceful_shutdown": settings.server_graceful_shutdown_timeout,
+        "proxy_headers": True,  # trusted from FORWARDED_ALLOW_IPS only (127.0.0.1 by default)
+        "access_log": False,  # the app writes its own (core/middleware.py)
+    }
+    uvicorn.run("main:app", **options)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""`python -m core.server` (make start, the container): settings checked once, heads bounded."""
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from conftest import PROJECT_DIR
+from settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "TEST_DATABASE_URL"}
+    return {**env, "SECRET_KEY": "s" * 48, "ENVIRONMENT": "test", **extra}
+
+
+@pytest.fixture
+def server(test_settings: Settings) -> Iterator[int]:
+    port = free_port()
+    env = server_env(DATABASE_URL=test_settings.database_url, SERVER_HEADER_TIMEOUT="1")
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "core.server", "--port", str(port)],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert process.poll() is None, "the server exited"
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def live_status(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=5) as response:
+        status: int = response.status
+        return status
+
+
+def exchange(port: int, request: bytes, *, wait: float = 5) -> bytes:
+    """Send `request`; what the server answered before it closed (or `wait` ran out)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as connection:
+        try:
+            connection.sendall(request)
+        except (BrokenPipeError, ConnectionResetError):
+            return b"<reset>"
+        received = b""
+        try:
+            while chunk := connection.recv(65536):
+                received += chunk
+        except TimeoutError:
+            received += b"<still open>"
+        except ConnectionResetError:
+            received += b"<reset>"  # refused and closed while the rest was still arriving
+        return received
+
+
+def test_bad_settings_fail_once_with_one_line_even_with_workers() -> None:
+    env = server_env(ENVIRONMENT="production", SECRET_KEY="change-me")
+
+    result = subprocess.run(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "core.server", "--workers", "2", "--port", str(free_port())],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: ")
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_an_oversized_header_is_refused_and_the_server_keeps_answering(server: int) -> None:
+    huge = b"X-Big: " + b"a" * 1_000_000 + b"\r\n"
+
+    answer = exchange(server, b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n" + huge + b"\r\n")
+
+    # Refused by the server before the app saw it: a 400, or the connection cut mid-send.
+    assert answer.startswith(b"HTTP/1.1 400") or answer.endswith(b"<reset>"), answer[:100]
+    assert live_status(server) == 200
+
+
+def test_too_many_headers_are_refused(server: int) -> None:
+    many = b"".join(b"X-H%d: v\r\n" % index for index in range(5000))
+
+    answer = exchange(server, b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n" + many + b"\r\n")
+
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:100]
+    assert b'"code":"request_header_fields_too_large"' in answer
+
+
+def test_a_request_head_that_never_ends_is_dropped(server: int) -> None:
+    started = time.monotonic()
+
+    answer = exchange(server, b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n", wait=10)
+
+    assert answer == b""  # closed by the server, not by our wait running out
+    assert time.monotonic() - started < 5
+    assert live_status(server) == 200
+
+
+def test_a_complete_request_is_not_cut_by_the_head_deadline(server: int) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", server, timeout=5)
+    try:
+        for _ in range(3):  # the deadline restarts for each request on the connection
+            connection.request("GET", "/health/live")
+            response = connection.getresponse()
+            assert (response.status, response.read()) == (200, b'{"status":"ok"}')
+            time.sleep(0.6)
+    finally:
+        connection.close()
