@@ -185,7 +185,7 @@ def test_an_unknown_argument_is_refused(project: Path) -> None:
 
     assert result.returncode == 2
     assert result.stderr == (
-        "error: unknown argument 'OWNER=yes'; expected NAME, FIELDS, AUTH, OWNED, MODEL\n"
+        "error: unknown argument 'OWNER=yes'; expected NAME, FIELDS, AUTH, OWNED, MODEL, JOBS\n"
     )
 
 

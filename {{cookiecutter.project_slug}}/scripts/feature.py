@@ -128,6 +128,8 @@ def feature_from(given: dict[str, str]) -> Feature:
     options = {**OPTIONS, **given}
     name, model = options["NAME"], options["MODEL"]
     check_name(name, model)
+    if (FEATURES_DIR / name).exists():
+        raise FeatureError(f"features/{name} already exists; nothing was changed")
     if options["AUTH"] not in ("protected", "public"):
         raise FeatureError(f"AUTH={options['AUTH']!r} must be protected (the default) or public")
     for option in ("OWNED", "JOBS"):
