@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.baking import bake, leftover_jinja
-from tests.production import dockerfile_instructions, load_yaml, settings_fields
+from tests.production import dockerfile_instructions, load_yaml, make_recipe, settings_fields
 
 
 @pytest.fixture(scope="module")
@@ -144,16 +144,6 @@ def env_names_set_by_compose(project: Path) -> set[str]:
     for service in ("app", "migrate", "worker", "scheduler"):
         names |= set(services[service]["environment"])
     return names
-
-
-def make_recipe(project: Path, target: str) -> tuple[list[str], dict[str, str]]:
-    """The last command of a baked Makefile target, as words, and the Makefile's `X ?= v`."""
-    text = (project / "Makefile").read_text().replace("\\\n", " ")
-    defaults = dict(re.findall(r"^([A-Z_]+) \?= (\S+)$", text, re.M))
-    recipe = text.split(f"\n{target}:", 1)[1].split("\n\n", 1)[0]
-    last = [line.strip() for line in recipe.splitlines()[1:] if line.startswith("\t")][-1]
-    words = last.removeprefix("$(RUN) ").split()
-    return [re.sub(r"\$\((\w+)\)", lambda m: defaults[m[1]], w) for w in words], defaults
 
 
 @pytest.mark.parametrize("service", ["worker", "scheduler"])
