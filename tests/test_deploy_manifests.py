@@ -104,9 +104,7 @@ def image_uid_and_port(project: Path) -> tuple[int, int]:
     return int(user.split(":")[0]), int(port)
 
 
-@pytest.mark.parametrize(
-    "kind", ["Deployment", "Job", "Deployment/worker", "Deployment/scheduler"]
-)
+@pytest.mark.parametrize("kind", ["Deployment", "Job", "Deployment/worker", "Deployment/scheduler"])
 def test_pods_run_as_the_images_user_read_only_and_read_the_config(
     project: Path, k8s: Path, kind: str
 ) -> None:
