@@ -82,15 +82,18 @@ def drain_with_worker(project: Path, env: dict[str, str], jobs: int, log: Path) 
             env=tool_env(env),
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # uv, taskiq's supervisor and its worker stop together
+            start_new_session=True,  # so a stuck one is SIGKILLed together with its children
         )
         try:
             seconds = probe(project, env, "drain", str(jobs), str(DRAIN_TIMEOUT_S))
         except BenchError as exc:
             raise BenchError(f"{exc}\n--- worker log ---\n{log.read_text()[-3000:]}") from None
         finally:
+            # To uv alone, which passes it to taskiq's supervisor, as a container's PID 1 gets
+            # it: the supervisor stops its worker itself. SIGTERM to the whole group reaches
+            # the worker behind the supervisor's back, and the worker then never exits.
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(worker.pid, signal.SIGTERM)
+                os.kill(worker.pid, signal.SIGTERM)
             try:
                 worker.wait(timeout=60)
             except subprocess.TimeoutExpired:
