@@ -12,10 +12,14 @@ COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
 TEMPLATE = Path(os.environ.get("BENCH_TEMPLATE") or TEMPLATE_DIR).resolve()
 FEATURE_NAME = "items"
 FEATURE_FIELDS = "name:str:80 price:decimal qty:int"
+# Public, as the raw app it is compared with: no token to decode, no account to load.
+FEATURE_AUTH = "public"
 # Production settings, so the JSON logging and production middleware paths are measured.
 SERVED_ENV = {"ENVIRONMENT": "production", "SECRET_KEY": "b" * 48}
 UVICORN = ["uv", "run", "uvicorn", "--workers", "1", "--no-access-log", "--log-level", "warning"]
 CONNECTIONS = 32
+# The jobs' section runs on this Redis, each round under its own throwaway key prefix.
+JOBS_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 WRK_THREADS = 2
 
 
@@ -35,11 +39,13 @@ class Config:
     seed_rows: int
     layer_operations: int  # GETs by id per round of layers.py
     layer_rounds: int
+    jobs_per_round: int  # no-op jobs enqueued, then drained by one worker
+    jobs_rounds: int
 
     @classmethod
     def from_env(cls, out_dir: str | None = None) -> "Config":
         quick = os.environ.get("BENCH_QUICK", "") not in {"", "0"}
         out = Path(out_dir or os.environ.get("BENCH_OUT") or TEMPLATE_DIR / "bench" / "results")
         if quick:
-            return cls(True, out.resolve(), 2, 1, 1, 1, 1, 1, 2, 0, 1, 200, 300, 2)
-        return cls(False, out.resolve(), 7, 5, 3, 3, 7, 3, 10, 2, 10, 1000, 3000, 5)
+            return cls(True, out.resolve(), 2, 1, 1, 1, 1, 1, 2, 0, 1, 200, 300, 2, 1000, 1)
+        return cls(False, out.resolve(), 7, 5, 3, 3, 7, 3, 10, 2, 10, 1000, 3000, 5, 5000, 3)

@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.config import CONNECTIONS, FEATURE_FIELDS, WRK_THREADS, Config
+from bench.config import CONNECTIONS, FEATURE_AUTH, FEATURE_FIELDS, WRK_THREADS, Config
+from bench.jobs import WARMUP_ENQUEUES, WORKER, JobsResults
 from bench.load import APPS, OPERATIONS, LoadResults
 from bench.stats import Sample
 from bench.steps import DevLoop
@@ -135,8 +136,38 @@ def _layer_table(cfg: Config, load: LoadResults) -> list[str]:
     return lines
 
 
+def _jobs_section(queue: JobsResults) -> list[str]:
+    worker = " ".join(WORKER[3:])
+    return [
+        "## 6. Background jobs",
+        "",
+        f"On the real Redis ({queue.redis_url}), each run under its own throwaway key prefix "
+        "(its keys deleted afterwards), with production settings (JSON logs). A no-op job "
+        "(`items.noop`, listed in the manifest's `JOBS`) goes through the whole path: its own "
+        "session, retry policy, log lines, the result written to Redis. *Enqueue*: "
+        f"{queue.jobs_per_round} sequential `noop.enqueue(n=...)` from one process with a "
+        f"started runtime, as a request handler calls it, pinned to core 1, after "
+        f"{WARMUP_ENQUEUES} untimed ones; p50 and p99 per run. *Drain*: then one real worker "
+        f"process (`taskset -c 0 {worker}`, as `make worker`) takes all of them; jobs per "
+        "second from its first read of the queue to the last job acknowledged (start-up "
+        "excluded). A benchmark, not a target.",
+        "",
+        "| Figure | Median | Min\N{EN DASH}max | Runs |",
+        "|---|---|---|---|",
+        _sample_row("Enqueue p50", queue.enqueue_p50_ms, 3, " ms"),
+        _sample_row("Enqueue p99", queue.enqueue_p99_ms, 3, " ms"),
+        _sample_row("One worker draining no-op jobs", queue.jobs_per_s, 0, " jobs/s"),
+        "",
+    ]
+
+
 def render(
-    cfg: Config, machine: dict[str, str], dev: DevLoop, load: LoadResults, meta: dict[str, str]
+    cfg: Config,
+    machine: dict[str, str],
+    dev: DevLoop,
+    load: LoadResults,
+    meta: dict[str, str],
+    queue: JobsResults,
 ) -> str:
     checks = targets(dev, load)
     lines = [
@@ -175,7 +206,8 @@ def render(
         "",
         "## 2. make feature",
         "",
-        f'`make feature NAME=items FIELDS="{FEATURE_FIELDS}"` in a fresh copy of a baked, '
+        f'`make feature NAME=items FIELDS="{FEATURE_FIELDS}" AUTH={FEATURE_AUTH}` (public, as the '
+        "raw app it is compared with below) in a fresh copy of a baked, "
         "synced project each run.",
         "",
         "| Figure | Median | Min\N{EN DASH}max | Runs |",
@@ -251,6 +283,7 @@ def render(
         + ", ".join(f"{db} {mib:.0f} MiB" for db, mib in load.worker_rss_mib.items()),
         "",
         *_layer_table(cfg, load),
+        *_jobs_section(queue),
         "## Profiles",
         "",
         "py-spy sampling (on-CPU samples; the raw stacks are written beside each summary but not "

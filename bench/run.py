@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import load, machine, pg, report, steps
+from bench import jobs, load, machine, pg, report, steps
 from bench.chart import draw
 from bench.config import Config
 from bench.proc import BenchError, run, say
@@ -53,15 +53,17 @@ def bench(cfg: Config) -> Path:
         with pg.throwaway_database() as url:
             run(["make", "upgrade"], featured, env={"DATABASE_URL": url})
             load.measure_database(cfg, "PostgreSQL", featured, {"DATABASE_URL": url}, work, results)
+        say("background jobs on Redis: enqueue latency, one worker's throughput")
+        queue = jobs.measure_jobs(cfg, featured, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     elapsed = f"{(time.perf_counter() - clock) / 60:.1f} min"
     meta = {"started": started, "elapsed": elapsed}
     draw(dev, results, cfg.out_dir / "chart.png")
-    text = report.render(cfg, info, dev, results, meta)
+    text = report.render(cfg, info, dev, results, meta, queue)
     (cfg.out_dir / "report.md").write_text(text)
-    data = {"meta": meta, "machine": info, "dev": dev, "load": results}
+    data = {"meta": meta, "machine": info, "dev": dev, "load": results, "jobs": queue}
     data["targets"] = report.targets(dev, results)
     (cfg.out_dir / "results.json").write_text(json.dumps(_plain(data), indent=1) + "\n")
     say(f"done in {elapsed}: {cfg.out_dir / 'report.md'}")

@@ -1,8 +1,9 @@
 """`make bench-smoke`: the quick bench into a scratch directory, so the benchmark cannot rot.
 
-It checks that every section and figure is written and that no request failed; never speed.
-Each problem names its cell; the servers' lines about failed requests are printed with them.
-Not part of `make test`: it is load, not correctness, and a loaded machine can fail it.
+It checks that every section and figure is written (the jobs' figures above zero) and that no
+request failed; never speed. Each problem names its cell; the servers' lines about failed
+requests are printed with them. Not part of `make test`: it is load, not correctness, and a
+loaded machine can fail it.
 """
 
 import json
@@ -24,10 +25,13 @@ SECTIONS = (
     "### SQLite",
     "### PostgreSQL",
     "### Where a GET by id spends its CPU",
+    "## 6. Background jobs",
     "## Profiles",
 )
 STEPS = ("Bake wall time", "make feature wall time", "Fresh to green", "Spawn to first")
 LAYERS = ("driver", "SQLAlchemy Core", "ORM session", "FastAPI app")
+JOB_FIGURES = ("enqueue_p50_ms", "enqueue_p99_ms", "jobs_per_s")
+JOB_ROWS = ("Enqueue p50", "Enqueue p99", "One worker draining no-op jobs")
 EXPECTED_CELLS = 20  # 2 databases x 5 operations x 2 apps
 NUMBER = r"\d+(?:\.\d+)?"
 SPREAD = f"{NUMBER}\N{EN DASH}{NUMBER}"
@@ -57,12 +61,26 @@ def cell_problems(results: dict[str, Any]) -> list[str]:
     return found
 
 
+def jobs_problems(results: dict[str, Any]) -> list[str]:
+    """Jobs figures that are missing or not above zero."""
+    jobs = results.get("jobs") or {}
+    found = []
+    for figure in JOB_FIGURES:
+        values = (jobs.get(figure) or {}).get("values") or []
+        if not values or min(values) <= 0:
+            found.append(f"jobs: no {figure.replace('_', ' ')} was measured")
+    return found
+
+
 def report_problems(report: str, out: Path) -> list[str]:
     """Sections and figures missing from report.md, and missing chart or profiles."""
     found = [f"report.md lacks the section {s!r}" for s in SECTIONS if s not in report]
     for label in STEPS:
         if not re.search(rf"\| {label}[^|]* \| {NUMBER} s \| {SPREAD} s \|", report):
             found.append(f"report.md lacks the figure {label!r}")
+    for row in JOB_ROWS:
+        if not re.search(rf"\| {row} \| {NUMBER} (?:ms|jobs/s) \| {SPREAD} ", report):
+            found.append(f"report.md lacks the jobs figure {row!r}")
     for layer in LAYERS:
         if not re.search(rf"\| {layer} \| {NUMBER} \({SPREAD}, n=2\) \| ", report):
             found.append(f"report.md lacks the layer {layer!r}")
@@ -100,7 +118,8 @@ def main() -> int:
             print(f"bench-smoke: the quick bench failed: {exc}", file=sys.stderr)
             return 1
         results = json.loads((out / "results.json").read_text())
-        problems = cell_problems(results) + report_problems((out / "report.md").read_text(), out)
+        report = (out / "report.md").read_text()
+        problems = cell_problems(results) + jobs_problems(results) + report_problems(report, out)
         if not problems:
             print("bench-smoke: the quick bench wrote a full report; no request failed")
             return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from bench import pg
 from bench.config import (
     COOKIECUTTER,
+    FEATURE_AUTH,
     FEATURE_FIELDS,
     FEATURE_NAME,
     SERVED_ENV,
@@ -105,7 +106,14 @@ def measure_feature(cfg: Config, synced: Path, work: Path, result: DevLoop) -> N
     for i in range(cfg.feature_runs + 1):
         project = copy_project(synced, work / f"feature-{i}")
         elapsed, _ = timed(
-            ["make", "feature", f"NAME={FEATURE_NAME}", f"FIELDS={FEATURE_FIELDS}"], project
+            [
+                "make",
+                "feature",
+                f"NAME={FEATURE_NAME}",
+                f"FIELDS={FEATURE_FIELDS}",
+                f"AUTH={FEATURE_AUTH}",
+            ],
+            project,
         )
         if i:
             result.feature_s.add(elapsed)
@@ -215,7 +223,8 @@ def prepare_projects(work: Path) -> tuple[Path, Path]:
     # As `make install` does; the copies share these .pyc files, so no run compiles jinja2.
     run(["uv", "sync", "--locked", "--compile-bytecode"], synced)
     featured = copy_project(synced, work / "featured")
-    run(["make", "feature", f"NAME={FEATURE_NAME}", f"FIELDS={FEATURE_FIELDS}"], featured)
+    feature = ["make", "feature", f"NAME={FEATURE_NAME}", f"FIELDS={FEATURE_FIELDS}"]
+    run([*feature, f"AUTH={FEATURE_AUTH}"], featured)
     run(["make", "migrate", f"MSG=add {FEATURE_NAME}"], featured)
     run(["make", "upgrade"], featured)
     return synced, featured

@@ -2,6 +2,7 @@
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -55,3 +56,13 @@ def dockerfile_instructions(project: Path) -> list[tuple[str, str]]:
         for line in lines
         if line and not line.startswith("#")
     ]
+
+
+def make_recipe(project: Path, target: str) -> tuple[list[str], dict[str, str]]:
+    """The last command of a baked Makefile target, as words, and the Makefile's `X ?= v`."""
+    text = (project / "Makefile").read_text().replace("\\\n", " ")
+    defaults = dict(re.findall(r"^([A-Z_]+) \?= (\S+)$", text, re.M))
+    recipe = text.split(f"\n{target}:", 1)[1].split("\n\n", 1)[0]
+    last = [line.strip() for line in recipe.splitlines()[1:] if line.startswith("\t")][-1]
+    words = last.removeprefix("$(RUN) ").split()
+    return [re.sub(r"\$\((\w+)\)", lambda m: defaults[m[1]], w) for w in words], defaults

@@ -60,3 +60,31 @@ def test_the_servers_error_lines_come_with_the_problems(tmp_path: Path) -> None:
     (tmp_path / "errors-sqlite.log").write_text('[generated] {"status": 500}\n')
 
     assert smoke.server_error_lines(tmp_path) == ['errors-sqlite.log: [generated] {"status": 500}']
+
+
+def test_missing_or_zero_jobs_figures_are_named() -> None:
+    measured = {"values": [1.5]}
+    results = {"jobs": {"enqueue_p50_ms": measured, "enqueue_p99_ms": {"values": [0.0]}}}
+
+    assert smoke.jobs_problems(results) == [
+        "jobs: no enqueue p99 ms was measured",
+        "jobs: no jobs per s was measured",
+    ]
+    assert smoke.jobs_problems({}) == [
+        "jobs: no enqueue p50 ms was measured",
+        "jobs: no enqueue p99 ms was measured",
+        "jobs: no jobs per s was measured",
+    ]
+    figures = dict.fromkeys(smoke.JOB_FIGURES, measured)
+    assert smoke.jobs_problems({"jobs": figures}) == []
+
+
+def test_a_report_without_the_jobs_figures_is_described(tmp_path: Path) -> None:
+    problems = smoke.report_problems("## 6. Background jobs\n", tmp_path)
+    row = "| One worker draining no-op jobs | 512 jobs/s | 490\N{EN DASH}593 jobs/s | 2 |"
+
+    assert "report.md lacks the jobs figure 'Enqueue p99'" in problems
+    assert "report.md lacks the jobs figure 'One worker draining no-op jobs'" in problems
+    assert "report.md lacks the jobs figure 'One worker draining no-op jobs'" not in (
+        smoke.report_problems(row, tmp_path)
+    )

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.baking import bake
-from tests.production import dockerfile_instructions, load_yaml, settings_fields
+from tests.production import dockerfile_instructions, load_yaml, make_recipe, settings_fields
 
 # The oldest Kubernetes still commonly run, and the newest schema bundled.
 KUBERNETES_VERSIONS = ("1.31", "1.37")
@@ -32,9 +32,17 @@ def k8s(project: Path) -> Path:
 
 
 def manifests(k8s: Path) -> dict[str, dict[str, Any]]:
-    """Each resource the kustomization applies, by kind."""
+    """Each resource the kustomization applies, by kind; a Deployment other than the API's as
+    `Deployment/<component>` (worker, scheduler)."""
     resources = load_yaml(k8s / "kustomization.yaml")["resources"]
-    return {doc["kind"]: doc for doc in (load_yaml(k8s / name) for name in resources)}
+    found = {}
+    for doc in (load_yaml(k8s / name) for name in resources):
+        component = doc["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+        kind = doc["kind"]
+        key = f"{kind}/{component}" if kind == "Deployment" and component != "api" else kind
+        assert key not in found, key
+        found[key] = doc
+    return found
 
 
 def validate(paths: list[Path], version: str) -> subprocess.CompletedProcess[str]:
@@ -78,8 +86,8 @@ def test_config_and_secret_hold_only_settings_and_every_required_one(
     assert set(config) | set(secret) <= set(fields)
     assert not set(config) & set(secret)
     assert {name for name, has_default in fields.items() if not has_default} <= set(secret)
-    # Credentials live in the Secret, never in the ConfigMap.
-    assert {"DATABASE_URL", "SECRET_KEY"} <= set(secret)
+    # Credentials live in the Secret, never in the ConfigMap (a Redis URL may hold a password).
+    assert {"DATABASE_URL", "SECRET_KEY", "REDIS_URL"} <= set(secret)
     assert config["ENVIRONMENT"] == "production"
     assert all(isinstance(value, str) for value in {**config, **secret}.values())
 
@@ -96,7 +104,7 @@ def image_uid_and_port(project: Path) -> tuple[int, int]:
     return int(user.split(":")[0]), int(port)
 
 
-@pytest.mark.parametrize("kind", ["Deployment", "Job"])
+@pytest.mark.parametrize("kind", ["Deployment", "Job", "Deployment/worker", "Deployment/scheduler"])
 def test_pods_run_as_the_images_user_read_only_and_read_the_config(
     project: Path, k8s: Path, kind: str
 ) -> None:
@@ -158,12 +166,47 @@ def test_the_migration_job_runs_once_before_the_rollout(k8s: Path) -> None:
     assert "kubectl delete job" in (k8s / "migrate-job.yaml").read_text()
 
 
+@pytest.mark.parametrize("component", ["worker", "scheduler"])
+def test_the_jobs_processes_run_as_make_does_on_the_apps_image(
+    project: Path, k8s: Path, component: str
+) -> None:
+    docs = manifests(k8s)
+    deployment = docs[f"Deployment/{component}"]
+    spec = pod_spec(deployment)
+    [container] = spec["containers"]
+    command, defaults = make_recipe(project, component)
+
+    assert container["command"] == command
+    assert container["image"] == pod_spec(docs["Deployment"])["containers"][0]["image"]
+    assert "ports" not in container
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"] == labels
+    assert labels["app.kubernetes.io/component"] == component
+    # Neither behind the Service nor counted in the API's disruption budget.
+    assert docs["Service"]["spec"]["selector"] != labels
+    assert docs["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"] != labels
+    if component == "worker":
+        assert deployment["spec"]["replicas"] == 2
+        grace = int(command[command.index("--wait-tasks-timeout") + 1])
+        assert grace == int(defaults["JOB_GRACE_SECONDS"])
+        # Running jobs get their grace before the kubelet's SIGKILL.
+        assert spec["terminationGracePeriodSeconds"] > grace
+    else:
+        # One scheduler, and never an old and a new one at once: each would enqueue every tick.
+        assert deployment["spec"]["replicas"] == 1
+        assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+        # It sets no SIGTERM handler: as PID 1 it would ignore SIGTERM until the SIGKILL.
+        assert spec["shareProcessNamespace"] is True
+
+
 def test_names_come_from_the_slug(tmp_path: Path) -> None:
     k8s = bake(tmp_path, project_name="Order Desk") / "deploy" / "k8s"
     docs = manifests(k8s)
 
     assert docs["Deployment"]["metadata"]["name"] == "order-desk"
     assert docs["Secret"]["metadata"]["name"] == "order-desk-secrets"
+    assert docs["Deployment/worker"]["metadata"]["name"] == "order-desk-worker"
+    assert docs["Deployment/scheduler"]["metadata"]["name"] == "order-desk-scheduler"
     assert yaml.safe_load((k8s / "kustomization.yaml").read_text())["images"][0]["newName"] == (
         "registry.example.com/order-desk"
     )

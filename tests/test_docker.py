@@ -176,7 +176,30 @@ def call(base: str, path: str, data: bytes | None = None, **headers: str) -> Any
         return json.loads(response.read())
 
 
-def test_compose_brings_up_db_migrate_and_app_then_cleans_up(project: Path) -> None:
+def json_lines(text: str) -> list[dict[str, Any]]:
+    lines = []
+    for line in text.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            continue
+    return [line for line in lines if isinstance(line, dict)]
+
+
+def wait_for_job(compose: list[str], job: str, *, timeout: float) -> list[dict[str, Any]]:
+    """The worker's JSON log lines, once it logged `job` done; fails after `timeout` s."""
+    start = time.monotonic()
+    while True:
+        logs = docker(*compose, "logs", "--no-log-prefix", "worker").stdout
+        lines = json_lines(logs)
+        if any(line.get("event") == "job done" and line.get("job") == job for line in lines):
+            return lines
+        if time.monotonic() - start > timeout:
+            pytest.fail(f"the worker did not finish {job} within {timeout} s:\n{logs[-3000:]}")
+        time.sleep(0.5)
+
+
+def test_compose_brings_up_db_migrate_app_and_worker_then_cleans_up(project: Path) -> None:
     name = f"paxxtest{uuid.uuid4().hex[:8]}"
     port = free_port()
     compose = ["compose", "--project-directory", str(project), "--project-name", name]
@@ -207,6 +230,32 @@ def test_compose_brings_up_db_migrate_and_app_then_cleans_up(project: Path) -> N
         user = call(base, me, Authorization=f"Bearer {tokens['access_token']}")
         assert user["email"] == account["email"]
         report["through the app"] = "register, login, GET /users/me: 200 (PostgreSQL in compose)"
+
+        # Registering emitted UserRegistered; its handler enqueued the welcome mail on Redis,
+        # and the worker container ran it (the development sender logs instead of sending).
+        start = time.monotonic()
+        lines = wait_for_job(compose, "users.send_welcome_mail", timeout=60)
+        mails = [line for line in lines if line.get("event", "").startswith("mail not sent")]
+        assert [line["to"] for line in mails] == [account["email"]]
+        report["register to welcome-mail job done in the worker"] = (
+            f"{time.monotonic() - start:.1f} s after the 201 (Redis in compose)"
+        )
+        status = docker(*compose, "exec", "-T", "app", "python", "manage.py", "jobs", "status")
+        assert "broker: redis, 1 live worker(s)" in status.stdout, status.stdout
+        assert "last heartbeat" in status.stdout
+        services = compose_ps(compose)
+        assert services["worker"]["State"] == services["scheduler"]["State"] == "running"
+        report["manage.py jobs status in the app"] = "1 live worker, heartbeat seen"
+
+        start = time.monotonic()
+        docker(*compose, "stop", "worker", "scheduler")
+        stopped = time.monotonic() - start
+        services = compose_ps(compose)
+        # 137 would be the SIGKILL after stop_grace_period: SIGTERM never reached taskiq.
+        for service in ("worker", "scheduler"):
+            assert services[service]["ExitCode"] != 137, services[service]
+        assert stopped < 30
+        report["worker and scheduler: SIGTERM to exit"] = f"{stopped:.1f} s (no job running)"
     finally:
         output = docker(*compose, "logs", check=False)
         logs = output.stdout + output.stderr

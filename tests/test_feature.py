@@ -43,7 +43,7 @@ def test_the_manifest_lists_each_feature_once_and_keeps_the_existing_entries(
     project: Path,
 ) -> None:
     routers = ["users_auth_router", "users_router", *(f"{n}_router" for n in FEATURES)]
-    models = ["users_models", *(f"{n}_models" for n in FEATURES)]
+    models = ["jobs_models", "users_models", *(f"{n}_models" for n in FEATURES)]
 
     assert manifest_list(project, "ROUTERS") == routers
     assert manifest_list(project, "MODELS") == ["jobs_models", *models]

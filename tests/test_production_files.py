@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.baking import bake, leftover_jinja
-from tests.production import dockerfile_instructions, load_yaml, settings_fields
+from tests.production import dockerfile_instructions, load_yaml, make_recipe, settings_fields
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +92,14 @@ def test_the_image_gets_what_runs_and_no_tests_secrets_or_dev_tools(project: Pat
     (project / "app.db").write_text("")
     context = build_context(project)
 
-    for needed in ("main.py", "settings.py", "manage.py", "alembic.ini", "uv.lock"):
+    for needed in ("main.py", "settings.py", "manage.py", "worker.py", "alembic.ini", "uv.lock"):
         assert needed in context
     assert {"core/database.py", "features/registry.py", "migrations/env.py"} <= context
+    # What the worker and scheduler containers import.
+    assert {"core/events.py", "core/mail.py", "features/users/jobs.py"} <= context
+    jobs_package = {p.relative_to(project).as_posix() for p in (project / "core/jobs").glob("*.py")}
+    assert jobs_package
+    assert jobs_package <= context
     assert any(path.startswith("migrations/versions/") for path in context)
     for kept_out in (".env", ".git", ".venv/", "app.db", "__pycache__", "tests/", "conftest.py"):
         assert not [path for path in context if kept_out in path], kept_out
@@ -105,7 +110,7 @@ def test_the_image_gets_what_runs_and_no_tests_secrets_or_dev_tools(project: Pat
 def test_compose_runs_migrations_before_the_app(project: Path) -> None:
     services = load_yaml(project / "docker-compose.yml")["services"]
 
-    assert set(services) == {"app", "db", "redis", "migrate"}
+    assert set(services) == {"app", "db", "redis", "migrate", "worker", "scheduler"}
     assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
     assert "ping" in services["redis"]["healthcheck"]["test"]
     assert services["migrate"]["command"] == ["alembic", "upgrade", "head"]
@@ -135,9 +140,46 @@ def test_compose_builds_one_image_and_leaves_port_8000_to_make_dev(project: Path
 def env_names_set_by_compose(project: Path) -> set[str]:
     services = load_yaml(project / "docker-compose.yml")["services"]
     names: set[str] = set()
-    for service in ("app", "migrate"):
+    for service in ("app", "migrate", "worker", "scheduler"):
         names |= set(services[service]["environment"])
     return names
+
+
+@pytest.mark.parametrize("service", ["worker", "scheduler"])
+def test_compose_runs_the_jobs_processes_as_make_does_on_the_apps_image(
+    project: Path, service: str
+) -> None:
+    services = load_yaml(project / "docker-compose.yml")["services"]
+    app, runner = services["app"], services[service]
+    command, defaults = make_recipe(project, service)
+
+    # The same image, not a second build; taskiq itself, so SIGTERM reaches it (not make's).
+    assert "build" not in runner
+    assert runner["image"] == app["image"]
+    assert runner["pull_policy"] == "never"
+    assert runner["command"] == command
+    assert command[0] == "taskiq"
+    assert runner["environment"] == app["environment"]
+    assert {"REDIS_URL", "DATABASE_URL"} <= set(runner["environment"])
+    assert runner["depends_on"] == {
+        "migrate": {"condition": "service_completed_successfully"},
+        "redis": {"condition": "service_healthy"},
+    }
+    assert runner["read_only"] is True
+    assert runner["tmpfs"] == ["/tmp"]
+    assert "ports" not in runner
+    # The image's healthcheck asks an HTTP port these processes do not serve.
+    assert runner["healthcheck"] == {"disable": True}
+    if service == "worker":
+        grace = int(command[command.index("--wait-tasks-timeout") + 1])
+        assert grace == int(defaults["JOB_GRACE_SECONDS"])
+        assert int(runner["stop_grace_period"].removesuffix("s")) > grace
+        assert command[command.index("--workers") + 1] == "1"
+    else:
+        assert "--skip-first-run" in command
+        # It handles no SIGTERM itself: as PID 1 it would ignore one until the SIGKILL.
+        assert runner["init"] is True
+        assert "deploy" not in runner  # one scheduler: no replicas
 
 
 def test_compose_sets_only_settings_and_every_required_one(project: Path) -> None:
