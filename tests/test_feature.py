@@ -46,7 +46,7 @@ def test_the_manifest_lists_each_feature_once_and_keeps_the_existing_entries(
     models = ["jobs_models", "users_models", *(f"{n}_models" for n in FEATURES)]
 
     assert manifest_list(project, "ROUTERS") == routers
-    assert manifest_list(project, "MODELS") == ["jobs_models", *models]
+    assert manifest_list(project, "MODELS") == models
     assert manifest_list(project, "JOBS") == ["users_jobs", "customers_jobs"]
 
 
