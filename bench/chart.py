@@ -8,7 +8,7 @@ matplotlib.use("Agg")  # no display: write files only
 
 import matplotlib.pyplot as plt
 
-from bench.load import APPS, OPERATIONS, LoadResults
+from bench.load import APPS, BASELINE, OPERATIONS, Cell, LoadResults
 from bench.stats import Sample
 from bench.steps import DevLoop
 
@@ -50,22 +50,27 @@ def draw(dev: DevLoop, load: LoadResults, out: Path) -> None:
     loop_ax.legend()
 
     labels: list[str] = []
-    series: dict[str, list[Sample]] = {app: [] for app in APPS}
+    apps = [app for app in (*APPS, BASELINE) if any(
+        app in per_op[operation] for per_op in load.cells.values() for operation in OPERATIONS
+    )]  # fmt: skip
+    series: dict[str, list[Sample]] = {app: [] for app in apps}
     for database, per_op in load.cells.items():
         for operation in OPERATIONS:
             labels.append(f"{operation} ({database})")
-            for app in APPS:
-                series[app].append(per_op[operation][app].rps)
-    width = 0.4
+            for app in apps:
+                series[app].append(per_op[operation].get(app, Cell()).rps)
+    width = 0.8 / len(apps)
     positions = range(len(labels))
-    for offset, app in zip((-width / 2, width / 2), APPS, strict=True):
+    names = {"generated": "generated app", "raw": "raw Starlette (limit)", BASELINE: "baseline"}
+    for index, app in enumerate(apps):
+        offset = (index - (len(apps) - 1) / 2) * width
         load_ax.bar(
             [p + offset for p in positions],
             [s.median for s in series[app]],
             width,
             yerr=_errors(series[app]),
             capsize=3,
-            label="generated app" if app == "generated" else "raw Starlette (limit)",
+            label=names[app],
         )
     load_ax.set_xticks(list(positions), labels, fontsize=7, rotation=30, ha="right")
     load_ax.set_ylabel("requests/s, one worker (higher is better)")

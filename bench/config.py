@@ -12,6 +12,11 @@ COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
 TEMPLATE = Path(os.environ.get("BENCH_TEMPLATE") or TEMPLATE_DIR).resolve()
 FEATURE_NAME = "items"
 FEATURE_FIELDS = "name:str:80 price:decimal qty:int"
+# The suite's speed is measured with these two more features than the load's (three in all).
+SUITE_FEATURES = {
+    "orders": ["FIELDS=code:str:12:unique total:decimal paid:bool"],
+    "notes": ["OWNED=yes", "FIELDS=title:str:unique body:text?"],
+}
 # Public, as the raw app it is compared with: no token to decode, no account to load.
 FEATURE_AUTH = "public"
 # Production settings, so the JSON logging and production middleware paths are measured.
@@ -27,6 +32,8 @@ WRK_THREADS = 2
 class Config:
     quick: bool
     out_dir: Path
+    # BENCH_BASELINE=<commit>: that commit's template is served too, alternated with this one.
+    baseline: str | None
     bake_runs: int
     feature_runs: int
     green_runs: int
@@ -41,11 +48,25 @@ class Config:
     layer_rounds: int
     jobs_per_round: int  # no-op jobs enqueued, then drained by one worker
     jobs_rounds: int
+    # bench/realtime.py: GETs by id per round of the cache, and rounds; rounds of a change fanned
+    # out to each number of sockets; the idle sockets one server holds to weigh one.
+    cache_operations: int = 2000
+    cache_rounds: int = 5
+    fanout_rounds: int = 5
+    fanout_sockets: tuple[int, ...] = (1, 100, 1000)
+    idle_sockets: int = 200
 
     @classmethod
     def from_env(cls, out_dir: str | None = None) -> "Config":
         quick = os.environ.get("BENCH_QUICK", "") not in {"", "0"}
         out = Path(out_dir or os.environ.get("BENCH_OUT") or TEMPLATE_DIR / "bench" / "results")
+        baseline = os.environ.get("BENCH_BASELINE") or None
         if quick:
-            return cls(True, out.resolve(), 2, 1, 1, 1, 1, 1, 2, 0, 1, 200, 300, 2, 1000, 1)
-        return cls(False, out.resolve(), 7, 5, 3, 3, 7, 3, 10, 2, 10, 1000, 3000, 5, 5000, 3)
+            return cls(
+                True, out.resolve(), baseline, 2, 1, 1, 1, 1, 1, 2, 0, 1, 200, 300, 2, 1000, 1,
+                cache_operations=200, cache_rounds=1, fanout_rounds=1, fanout_sockets=(1, 50),
+            )  # fmt: skip
+        # 10,000 rows: enough that a list whose order has no index shows it (it sorts them all).
+        return cls(
+            False, out.resolve(), baseline, 7, 5, 3, 3, 7, 3, 10, 2, 10, 10_000, 3000, 5, 5000, 3
+        )

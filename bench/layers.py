@@ -10,10 +10,14 @@ before it does and more, so the differences say what each layer costs:
 
 - driver: a pooled aiosqlite connection or an asyncpg pool, one SELECT by id, as bench/raw_app.py;
 - SQLAlchemy Core: the app's own engine (its pool, pre-ping, BEGIN) and a Core SELECT;
-- ORM session: a session from the app's sessionmaker, `session.get` and commit, as
-  `get_session` and the feature's `services.get` do;
+- ORM session: a session from the app's read-only sessionmaker, `session.get` and commit, in
+  `async with`, as a hand-written handler would;
+- ORM + JSON: that, plus the item validated into its read schema and dumped to JSON, the work
+  FastAPI's response model does;
 - FastAPI app: the whole request through the ASGI app (middleware, dependencies, validation,
-  serialisation, access log line), without a server or a socket.
+  serialisation, access log line), without a server or a socket. What it adds above "ORM +
+  JSON" is the app layer's own cost: routing, dependency solving, the session dependency, the
+  middleware and the access line.
 """
 
 import asyncio
@@ -28,6 +32,7 @@ from typing import Any
 import aiosqlite
 import asyncpg
 from features.items.models import Item
+from features.items.schemas import ItemRead
 from main import create_app
 from sqlalchemy import select
 
@@ -118,6 +123,9 @@ async def main(item_id: uuid.UUID, count: int, rounds: int) -> dict[str, list[fl
             await session.commit()
             return item
 
+    async def orm_json_get() -> object:
+        return ItemRead.model_validate(await orm_get()).model_dump_json()
+
     driver, close_driver = await driver_get(url, item_id)
     figures: dict[str, list[float]] = {}
     async with app.router.lifespan_context(app):
@@ -125,6 +133,7 @@ async def main(item_id: uuid.UUID, count: int, rounds: int) -> dict[str, list[fl
             ("driver", driver),
             ("SQLAlchemy Core", core_get),
             ("ORM session", orm_get),
+            ("ORM + JSON", orm_json_get),
             ("FastAPI app", asgi_get(app, f"/items/{item_id}")),
         ):
             figures[name] = await per_round(operation, count, rounds)

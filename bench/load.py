@@ -24,6 +24,8 @@ OPERATIONS = {
     "PATCH /items/{id}": "patch.lua",
 }
 APPS = ("generated", "raw")
+# BENCH_BASELINE's app: the template at another commit, on its own copy of the rows.
+BASELINE = "baseline"
 # Marker frames in the generated app's stacks: how much of a GET by id each part takes.
 LOAD_PHASES = {
     "ORM load: Session.get (SQL, BEGIN on PostgreSQL, rows to objects)": (
@@ -36,7 +38,7 @@ LOAD_PHASES = {
         "solve_dependencies ("
     ),
     "response model: validate and serialize": "serialize_response (",
-    "access log line (structlog through logging)": "BoundLogger.info (structlog",
+    "access log line (core.logging.log_access)": "log_access (",
     "HTTP parsing (uvicorn, httptools)": "HttpToolsProtocol.data_received (",
 }
 
@@ -109,10 +111,10 @@ def keep_error_lines(servers: dict[str, Server], out: Path) -> int:
     return len(kept)
 
 
-def lua_script(operation: str, ids: list[str], into: Path) -> Path:
+def lua_script(operation: str, ids: list[str], into: Path, app: str = "") -> Path:
     ids_table = "IDS = {" + ",".join(f'"{i}"' for i in ids) + "}\n"
     text = ids_table + (LUA_DIR / OPERATIONS[operation]).read_text()
-    script = into / OPERATIONS[operation]
+    script = into / f"{app}{OPERATIONS[operation]}"
     script.write_text(text + "\n" + (LUA_DIR / "common.lua").read_text())
     return script
 
@@ -130,9 +132,18 @@ def wrk(url: str, script: Path, seconds: float) -> dict[str, float]:
 
 
 def measure_database(
-    cfg: Config, name: str, project: Path, env: dict[str, str], work: Path, results: LoadResults
+    cfg: Config,
+    name: str,
+    project: Path,
+    env: dict[str, str],
+    work: Path,
+    results: LoadResults,
+    baseline: tuple[Path, dict[str, str]] | None = None,
 ) -> None:
-    """Serve both apps on one database; alternate them run by run, so drift hits both."""
+    """Serve the apps on one database; alternate them run by run, so drift hits all alike.
+
+    `baseline`: BENCH_BASELINE's project and its environment (its own database), served too.
+    """
     app_env = {**SERVED_ENV, **env}
     raw_args = [*UVICORN, "raw_app:app", "--app-dir", str(BENCH_DIR)]
     with ExitStack() as stack:
@@ -144,19 +155,32 @@ def measure_database(
                 serve(raw_args, project, env=app_env, log=work / f"raw-{name}.log")
             ),
         }
+        if baseline is not None:
+            servers[BASELINE] = stack.enter_context(
+                serve(
+                    [*UVICORN, "main:app"],
+                    baseline[0],
+                    env={**SERVED_ENV, **baseline[1]},
+                    log=work / f"baseline-{name}.log",
+                )
+            )
         say(f"{name}: seeding {cfg.seed_rows} rows")
         ids = seed(servers["generated"], cfg.seed_rows)
+        # The raw app reads the generated app's rows; the baseline has rows of its own.
+        ids_of = {"generated": ids, "raw": ids}
+        if baseline is not None:
+            ids_of[BASELINE] = seed(servers[BASELINE], cfg.seed_rows)
         results.seeded[name] = len(ids)
         per_op = results.cells.setdefault(name, {})
         for operation in OPERATIONS:
-            script = lua_script(operation, ids, work)
-            cells = per_op.setdefault(operation, {app: Cell() for app in APPS})
-            for app in APPS if cfg.warmup_seconds else ():  # fills pools and statement caches
-                wrk(servers[app].url(), script, cfg.warmup_seconds)
+            scripts = {app: lua_script(operation, ids_of[app], work, app) for app in servers}
+            cells = per_op.setdefault(operation, {app: Cell() for app in servers})
+            for app in servers if cfg.warmup_seconds else ():  # fills pools and caches
+                wrk(servers[app].url(), scripts[app], cfg.warmup_seconds)
             for _ in range(cfg.load_runs):
-                for app in APPS:
+                for app in servers:
                     cpu_before = cpu_seconds(servers[app].pid)
-                    figures = wrk(servers[app].url(), script, cfg.load_seconds)
+                    figures = wrk(servers[app].url(), scripts[app], cfg.load_seconds)
                     cpu = cpu_seconds(servers[app].pid) - cpu_before
                     cell = cells[app]
                     cell.cpu_ms.add(1000 * cpu / max(figures["requests"], 1))

@@ -40,8 +40,9 @@ def _first_line(args: list[str]) -> str:
     )
 
 
-def describe(project: Path) -> dict[str, str]:
-    """Machine, OS, tools and the baked project's package versions."""
+def describe(project: Path, baseline: Path | None = None) -> dict[str, str]:
+    """Machine, OS, tools and the baked project's package versions (and the baseline's
+    Python, which its own template chose)."""
     script = (
         "import importlib.metadata as m, platform\n"
         "print('python', platform.python_version())\n"
@@ -67,4 +68,7 @@ def describe(project: Path) -> dict[str, str]:
     for line in versions.splitlines():
         name, version = line.split(" ", 1)
         info["Python (baked project)" if name == "python" else name] = version
+    if baseline is not None:
+        python = run([".venv/bin/python", "--version"], baseline).stdout.split()[-1]
+        info["Python (baseline project)"] = python
     return info

@@ -1,31 +1,29 @@
 """The markdown report: every figure with its spread, the targets, and the evidence."""
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from bench import comparisons
+from bench.comparisons import GET_BY_ID, Target
 from bench.config import CONNECTIONS, FEATURE_AUTH, FEATURE_FIELDS, WRK_THREADS, Config
 from bench.jobs import WARMUP_ENQUEUES, WORKER, JobsResults
-from bench.load import APPS, OPERATIONS, LoadResults
+from bench.load import OPERATIONS, LoadResults
+from bench.realtime import RealtimeResults
+from bench.realtime import section as realtime_section
 from bench.stats import Sample
 from bench.steps import DevLoop
 
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
-GET_BY_ID = "GET /items/{id}"
+# The issue's goals for a generated project's suite (three features) and for GET by id
+# against the raw Starlette limit (half the limit was out of reach: bench/findings.md).
+SUITE_GOAL = 50.0
+RAW_GOAL = 0.2
 
 
-@dataclass
-class Target:
-    name: str
-    goal: str
-    measured: str
-    met: bool
-
-
-def ratio(results: LoadResults, database: str, operation: str) -> float:
-    """Generated over raw req/s; NaN (shown as `nan`, a missed target) when raw did nothing."""
+def ratio(results: LoadResults, database: str, operation: str, app: str = "generated") -> float:
+    """`app`'s req/s over raw's; NaN (shown as `nan`, a missed target) when raw did nothing."""
     cells = results.cells[database][operation]
     raw = cells["raw"].rps.median
-    return cells["generated"].rps.median / raw if raw > 0 else float("nan")
+    return cells[app].rps.median / raw if raw > 0 else float("nan")
 
 
 def targets(dev: DevLoop, load: LoadResults) -> list[Target]:
@@ -34,10 +32,10 @@ def targets(dev: DevLoop, load: LoadResults) -> list[Target]:
         Target("make feature", "≤ 1.0 s", dev.feature_s.show(3, " s"), dev.feature_s.median <= 1),
         Target("Fresh to green", "≤ 20 s", dev.green_s.show(1, " s"), dev.green_s.median <= 20),
         Target(
-            "Suite on SQLite",
-            "≥ 20 tests/s",
+            "Suite on SQLite (three features)",
+            f"≥ {SUITE_GOAL:.0f} tests/s",
             dev.suite_rate["SQLite"].show(1, " tests/s"),
-            dev.suite_rate["SQLite"].median >= 20,
+            dev.suite_rate["SQLite"].median >= SUITE_GOAL,
         ),
         Target("Cold start", "≤ 1 s", dev.cold_start_s.show(3, " s"), dev.cold_start_s.median <= 1),
     ]
@@ -46,11 +44,12 @@ def targets(dev: DevLoop, load: LoadResults) -> list[Target]:
         found.append(
             Target(
                 f"GET by id, {database}",
-                "≥ 0.5\N{MULTIPLICATION SIGN} raw",
+                f"≥ {RAW_GOAL}\N{MULTIPLICATION SIGN} raw",
                 f"{r:.2f}\N{MULTIPLICATION SIGN}",
-                r >= 0.5,
+                r >= RAW_GOAL,
             )
         )
+    found += comparisons.targets(load)
     bad = sum(
         cell.non2xx + cell.socket_errors
         for per_op in load.cells.values()
@@ -77,11 +76,10 @@ def _load_tables(load: LoadResults) -> list[str]:
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for operation in OPERATIONS:
-            for app in APPS:
-                cell = per_op[operation][app]
+            for app, cell in per_op[operation].items():
                 vs = (
-                    f"{ratio(load, database, operation):.2f}\N{MULTIPLICATION SIGN}"
-                    if app == "generated"
+                    f"{ratio(load, database, operation, app):.2f}\N{MULTIPLICATION SIGN}"
+                    if app != "raw"
                     else "1\N{MULTIPLICATION SIGN}"
                 )
                 lines.append(
@@ -91,48 +89,6 @@ def _load_tables(load: LoadResults) -> list[str]:
                     f"{cell.socket_errors} | {vs} |"
                 )
         lines.append("")
-    return lines
-
-
-def _layer_table(cfg: Config, load: LoadResults) -> list[str]:
-    databases = list(load.layers)
-    if not databases:
-        return []
-    lines = [
-        "### Where a GET by id spends its CPU",
-        "",
-        "`bench/layers.py` in one process pinned to core 0, no server and no socket, after the "
-        f"load above: {cfg.layer_rounds} rounds of {cfg.layer_operations} sequential GETs by id "
-        "per layer, each layer doing what the one above does and more. CPU \u00b5s per GET "
-        "(process CPU, every thread), median (min\N{EN DASH}max); *+* is what the layer adds "
-        "to the one above.",
-        "",
-        "| Layer | " + " | ".join(f"{db} | +" for db in databases) + " |",
-        "|---|" + "---|---|" * len(databases),
-    ]
-    for layer in load.layers[databases[0]]:
-        cells = []
-        for db in databases:
-            names = list(load.layers[db])
-            sample = load.layers[db][layer]
-            above = names.index(layer) - 1
-            added = sample.median - load.layers[db][names[above]].median if above >= 0 else None
-            cells += [sample.show(0), "" if added is None else f"{added:+.0f}"]
-        lines.append(f"| {layer} | " + " | ".join(cells) + " |")
-    served = [
-        f"{db}: generated {cells['generated'].cpu_ms.median * 1000:.0f}, "
-        f"raw {cells['raw'].cpu_ms.median * 1000:.0f}"
-        for db, per_op in load.cells.items()
-        for operation, cells in per_op.items()
-        if operation == GET_BY_ID
-    ]
-    lines += [
-        "",
-        "The same GET by id served under load (CPU \u00b5s per request, from the table above): "
-        + "; ".join(served)
-        + ".",
-        "",
-    ]
     return lines
 
 
@@ -168,6 +124,7 @@ def render(
     load: LoadResults,
     meta: dict[str, str],
     queue: JobsResults,
+    realtime: RealtimeResults,
 ) -> str:
     checks = targets(dev, load)
     lines = [
@@ -224,8 +181,10 @@ def render(
         _sample_row("Fresh to green", dev.green_s, 2, " s"),
         *[_sample_row(f"… {name}", s, 2, " s") for name, s in dev.green_phases.items()],
         "",
-        "The generated suite with the `items` feature, tests per second as pytest reports them "
-        "(`N passed in X s`); PostgreSQL on a throwaway database per run.",
+        "The generated suite with three features (`items`, `orders`, `notes` owned), run as "
+        "`make test` runs it (pytest-xdist, a process per core, a database per process), tests "
+        "per second as pytest reports them (`N passed in X s`); PostgreSQL on a throwaway "
+        "database per run.",
         "",
         "| Figure | Median | Min\N{EN DASH}max | Runs |",
         "|---|---|---|---|",
@@ -273,6 +232,7 @@ def render(
         "writers contend for the same rows.",
         "",
         *_load_tables(load),
+        *comparisons.baseline_section(load, cfg.baseline),
         "Server log lines about failed requests (4xx/5xx, errors, tracebacks): "
         + ", ".join(
             f"{db} {n}" + (f" ([errors-{db.lower()}.log](errors-{db.lower()}.log))" if n else "")
@@ -282,8 +242,9 @@ def render(
         "Generated worker's peak RSS after the load: "
         + ", ".join(f"{db} {mib:.0f} MiB" for db, mib in load.worker_rss_mib.items()),
         "",
-        *_layer_table(cfg, load),
+        *comparisons.layer_table(cfg, load),
         *_jobs_section(queue),
+        *realtime_section(realtime, cfg),
         "## Profiles",
         "",
         "py-spy sampling (on-CPU samples; the raw stacks are written beside each summary but not "

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import jobs, load, machine, pg, report, steps
+from bench import jobs, load, machine, pg, realtime, report, steps
 from bench.chart import draw
 from bench.config import Config
 from bench.proc import BenchError, run, say
@@ -38,32 +38,47 @@ def bench(cfg: Config) -> Path:
     work = steps.scratch_dir()
     say(f"{'quick' if cfg.quick else 'full'} run; scratch in {work}, results to {cfg.out_dir}")
     try:
-        say("preparing a synced project and one with the items feature")
-        synced, featured = steps.prepare_projects(work)
-        info = machine.describe(featured)
+        say("preparing a synced project, one with the items feature, one with three features")
+        synced, featured, suite = steps.prepare_projects(work)
+        baseline = None
+        if cfg.baseline:
+            say(f"preparing the baseline: the template at {cfg.baseline}, with the items feature")
+            baseline = steps.prepare_baseline(work, cfg.baseline)
+        info = machine.describe(featured, baseline)
         dev = steps.DevLoop()
         steps.measure_bake(cfg, work, dev)
         steps.measure_feature(cfg, synced, work, dev)
         steps.measure_fresh_to_green(cfg, work, dev)
-        steps.measure_suite(cfg, featured, dev)
+        steps.measure_suite(cfg, suite, dev)
         steps.measure_cold_start(cfg, featured, work, dev)
 
         results = load.LoadResults()
-        load.measure_database(cfg, "SQLite", featured, {}, work, results)
-        with pg.throwaway_database() as url:
+        on_sqlite: tuple[Path, dict[str, str]] | None = None
+        if baseline is not None:
+            on_sqlite = (baseline, {})
+        load.measure_database(cfg, "SQLite", featured, {}, work, results, on_sqlite)
+        with pg.throwaway_database() as url, pg.throwaway_database() as baseline_url:
             run(["make", "upgrade"], featured, env={"DATABASE_URL": url})
-            load.measure_database(cfg, "PostgreSQL", featured, {"DATABASE_URL": url}, work, results)
+            on_postgres: tuple[Path, dict[str, str]] | None = None
+            if baseline is not None:
+                run(["make", "upgrade"], baseline, env={"DATABASE_URL": baseline_url})
+                on_postgres = (baseline, {"DATABASE_URL": baseline_url})
+            env = {"DATABASE_URL": url}
+            load.measure_database(cfg, "PostgreSQL", featured, env, work, results, on_postgres)
         say("background jobs on Redis: enqueue latency, one worker's throughput")
         queue = jobs.measure_jobs(cfg, featured, work)
+        say("cache and change feeds: hit and miss, fan-out, idle sockets")
+        live = realtime.measure_realtime(cfg, featured, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     elapsed = f"{(time.perf_counter() - clock) / 60:.1f} min"
     meta = {"started": started, "elapsed": elapsed}
     draw(dev, results, cfg.out_dir / "chart.png")
-    text = report.render(cfg, info, dev, results, meta, queue)
+    text = report.render(cfg, info, dev, results, meta, queue, live)
     (cfg.out_dir / "report.md").write_text(text)
     data = {"meta": meta, "machine": info, "dev": dev, "load": results, "jobs": queue}
+    data["realtime"] = live
     data["targets"] = report.targets(dev, results)
     (cfg.out_dir / "results.json").write_text(json.dumps(_plain(data), indent=1) + "\n")
     say(f"done in {elapsed}: {cfg.out_dir / 'report.md'}")

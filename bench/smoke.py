@@ -26,13 +26,15 @@ SECTIONS = (
     "### PostgreSQL",
     "### Where a GET by id spends its CPU",
     "## 6. Background jobs",
+    "## 7. Cache and change feeds",
     "## Profiles",
 )
 STEPS = ("Bake wall time", "make feature wall time", "Fresh to green", "Spawn to first")
-LAYERS = ("driver", "SQLAlchemy Core", "ORM session", "FastAPI app")
+LAYERS = ("driver", "SQLAlchemy Core", "ORM session", "ORM + JSON", "FastAPI app")
 JOB_FIGURES = ("enqueue_p50_ms", "enqueue_p99_ms", "jobs_per_s")
 JOB_ROWS = ("Enqueue p50", "Enqueue p99", "One worker draining no-op jobs")
-EXPECTED_CELLS = 20  # 2 databases x 5 operations x 2 apps
+CELLS_PER_APP = 10  # 2 databases x 5 operations; 2 apps, 3 with a baseline
+CACHE_SETUPS = 3  # SQLite in process, PostgreSQL in process and on Redis
 NUMBER = r"\d+(?:\.\d+)?"
 SPREAD = f"{NUMBER}\N{EN DASH}{NUMBER}"
 
@@ -54,8 +56,10 @@ def cell_problems(results: dict[str, Any]) -> list[str]:
                         found.append(f"{name}: {cell[figure]} {figure.replace('_', ' ')}")
                 if not cell["cpu_ms"]["values"] or min(cell["cpu_ms"]["values"]) <= 0:
                     found.append(f"{name}: no server CPU time was measured")
-    if count != EXPECTED_CELLS:
-        found.append(f"{count} load cells, expected {EXPECTED_CELLS}")
+    apps = {app for per_op in cells.values() for per_app in per_op.values() for app in per_app}
+    expected = CELLS_PER_APP * max(len(apps), 2)
+    if count != expected:
+        found.append(f"{count} load cells, expected {expected}")
     if set(results["load"]["layers"]) != {"SQLite", "PostgreSQL"}:
         found.append(f"layer figures for {sorted(results['load']['layers'])} only")
     return found
@@ -69,6 +73,30 @@ def jobs_problems(results: dict[str, Any]) -> list[str]:
         values = (jobs.get(figure) or {}).get("values") or []
         if not values or min(values) <= 0:
             found.append(f"jobs: no {figure.replace('_', ' ')} was measured")
+    return found
+
+
+def realtime_problems(results: dict[str, Any]) -> list[str]:
+    """Cache, fan-out and idle-socket figures that are missing or not above zero."""
+    live = results.get("realtime") or {}
+    figures = {
+        f"cache {where} {name}": values
+        for where, per_name in (live.get("cache") or {}).items()
+        for name, values in per_name.items()
+    }
+    figures |= {
+        f"fan-out {where} to {count} sockets {name}": values
+        for where, per_count in (live.get("fanout") or {}).items()
+        for count, per_name in per_count.items()
+        for name, values in per_name.items()
+    }
+    figures["idle KiB per socket"] = live.get("idle_kib_per_socket") or {}
+    found = [f"realtime: no {name} was measured" for name, sample in figures.items()
+             if not sample.get("values") or min(sample["values"]) <= 0]  # fmt: skip
+    if len(live.get("cache") or {}) != CACHE_SETUPS:
+        found.append(f"realtime: cache figures for {sorted(live.get('cache') or {})} only")
+    if sorted(live.get("fanout") or {}) != ["Redis", "in process"]:
+        found.append("realtime: fan-out figures missing with or without Redis")
     return found
 
 
@@ -119,7 +147,8 @@ def main() -> int:
             return 1
         results = json.loads((out / "results.json").read_text())
         report = (out / "report.md").read_text()
-        problems = cell_problems(results) + jobs_problems(results) + report_problems(report, out)
+        problems = cell_problems(results) + jobs_problems(results) + realtime_problems(results)
+        problems += report_problems(report, out)
         if not problems:
             print("bench-smoke: the quick bench wrote a full report; no request failed")
             return 0

@@ -1,6 +1,7 @@
 """The developer loop: bake, `make feature`, fresh to green, the suite's speed, cold start."""
 
 import re
+import shlex
 import shutil
 import tempfile
 import time
@@ -14,6 +15,7 @@ from bench.config import (
     FEATURE_FIELDS,
     FEATURE_NAME,
     SERVED_ENV,
+    SUITE_FEATURES,
     TEMPLATE,
     UVICORN,
     Config,
@@ -46,10 +48,10 @@ PYTEST_PHASES = {
 PYTEST_SUMMARY = re.compile(r"(\d+) passed\b.* in ([\d.]+)s")
 
 
-def bake(into: Path, *answers: str) -> Path:
+def bake(into: Path, *answers: str, template: Path = TEMPLATE) -> Path:
     """Bake with the defaults into `into` through the venv's cookiecutter; return the project."""
     into.mkdir(parents=True, exist_ok=True)
-    run([str(COOKIECUTTER), str(TEMPLATE), "--no-input", "-o", str(into), *answers], into)
+    run([str(COOKIECUTTER), str(template), "--no-input", "-o", str(into), *answers], into)
     return into / PROJECT
 
 
@@ -145,7 +147,8 @@ def measure_fresh_to_green(cfg: Config, work: Path, result: DevLoop) -> None:
 
 
 def measure_suite(cfg: Config, project: Path, result: DevLoop) -> None:
-    """The generated suite (with one feature) on SQLite and on a fresh PostgreSQL database."""
+    """The generated suite (with three features) on SQLite and on a fresh PostgreSQL database,
+    as `make test` runs it (pytest-xdist, a process per core)."""
     if not cfg.quick:  # pytest's assertion rewriting caches its compiled test modules
         run(["make", "test"], project)
     for backend in ("SQLite", "PostgreSQL"):
@@ -217,17 +220,42 @@ def import_times(project: Path) -> list[tuple[str, float]]:
     return sorted(top.items(), key=lambda kv: kv[1], reverse=True)[:12]
 
 
-def prepare_projects(work: Path) -> tuple[Path, Path]:
-    """A baked, synced project; and a copy with the items feature, migrated on SQLite."""
+def prepare_projects(work: Path) -> tuple[Path, Path, Path]:
+    """A baked, synced project; a copy with the items feature, migrated on SQLite; and a copy of
+    that with SUITE_FEATURES too, for the suite's speed."""
     synced = bake(work / "synced", "init_git=no")
     # As `make install` does; the copies share these .pyc files, so no run compiles jinja2.
     run(["uv", "sync", "--locked", "--compile-bytecode"], synced)
     featured = copy_project(synced, work / "featured")
+    add_items(featured)
+    suite = copy_project(synced, work / "suite")
+    add_items(suite)
+    for name, args in SUITE_FEATURES.items():
+        run(["make", "feature", f"NAME={name}", *args], suite)
+    run(["make", "migrate", "MSG=add the suite's features"], suite)
+    return synced, featured, suite
+
+
+def add_items(project: Path) -> None:
+    """The items feature the load runs on, migrated (on the project's SQLite file)."""
     feature = ["make", "feature", f"NAME={FEATURE_NAME}", f"FIELDS={FEATURE_FIELDS}"]
-    run([*feature, f"AUTH={FEATURE_AUTH}"], featured)
-    run(["make", "migrate", f"MSG=add {FEATURE_NAME}"], featured)
-    run(["make", "upgrade"], featured)
-    return synced, featured
+    run([*feature, f"AUTH={FEATURE_AUTH}"], project)
+    run(["make", "migrate", f"MSG=add {FEATURE_NAME}"], project)
+    run(["make", "upgrade"], project)
+
+
+def prepare_baseline(work: Path, commit: str) -> Path:
+    """The template as it was at `commit`, baked (its own defaults), synced, with the items
+    feature: the app BENCH_BASELINE compares with. (A template that had no AUTH option ignores
+    it: its routes were public.)"""
+    template = work / "baseline-template"
+    template.mkdir()
+    export = f"git -C {shlex.quote(str(TEMPLATE))} archive {shlex.quote(commit)}"
+    run(["bash", "-c", f"set -o pipefail; {export} | tar -x -C {shlex.quote(str(template))}"], work)
+    project = bake(work / "baseline", "init_git=no", template=template)
+    run(["uv", "sync", "--locked", "--compile-bytecode"], project)
+    add_items(project)
+    return project
 
 
 def scratch_dir() -> Path:

@@ -24,7 +24,7 @@ DEPENDENCY_NAMES = frozenset(
      "annotated_types", "anyio", "argon2", "argon2_cffi", "argon2_cffi_bindings",
      "ast_serialize", "asyncpg", "attr", "attrs", "certifi", "cffi", "charset_normalizer",
      "click", "colorama", "cryptography", "dns", "dnspython", "dotenv", "ecdsa",
-     "email_validator", "fastapi", "fastapi_offline", "frozenlist", "google",
+     "email_validator", "execnet", "fastapi", "fastapi_offline", "frozenlist", "google",
      "googleapis_common_protos", "greenlet", "h11", "httpcore", "httptools", "httpx", "idna",
      "iniconfig", "jinja2", "jose", "librt", "mako", "markdown_it", "markdown_it_py",
      "markupsafe", "mdurl", "multidict", "multipart", "mypy", "mypy_extensions", "opentelemetry",
@@ -33,12 +33,12 @@ DEPENDENCY_NAMES = frozenset(
      "opentelemetry_exporter_otlp_proto_http", "opentelemetry_proto", "opentelemetry_sdk",
      "opentelemetry_semantic_conventions", "packaging", "passlib", "pathspec", "pluggy",
      "prometheus_client", "propcache", "protobuf", "pyasn1", "pycparser", "pycron", "pydantic",
-     "pydantic_core", "pydantic_settings", "pygments", "pytest", "pytest_asyncio",
+     "pydantic_core", "pydantic_settings", "pygments", "pytest", "pytest_asyncio", "pytest_xdist",
      "python_dotenv", "python_jose", "python_multipart", "pyyaml", "redis", "requests", "rich",
      "rsa", "ruff", "shellingham", "six", "sqlalchemy", "sqlmodel", "starlette", "structlog",
      "taskiq", "taskiq_dependencies", "taskiq_redis", "typer", "types_passlib", "types_pyasn1",
      "types_python_jose", "typing_extensions", "typing_inspection", "urllib3", "uvicorn",
-     "uvloop", "watchfiles", "websockets", "yaml", "yarl"}
+     "uvloop", "watchfiles", "websockets", "xdist", "yaml", "yarl"}
 )  # fmt: skip
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -26,6 +26,8 @@ import uv
 from cookiecutter.main import cookiecutter
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+# The Redis the tests use (a real one, like PostgreSQL): baked suites get it as TEST_REDIS_URL.
+TEST_REDIS_URL = os.environ.get("PAXX_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 LEFTOVER_JINJA = re.compile(r"\{\{\s*cookiecutter\.|\{%|\{\{-?\s*cookiecutter")
 
 
@@ -190,18 +192,19 @@ def scratch_template(dest: Path) -> Path:
     return dest
 
 
-# Every supported field type and modifier, and every access option, across five features: the
-# project conftest's `feature_project` adds them to one bake.
+# Every supported field type and modifier, and every option, across five features: the project
+# conftest's `feature_project` adds them to one bake.
 FEATURES: dict[str, list[str]] = {
     "customers": ["JOBS=yes"],  # the default fields (name:str description:text?), protected
     "orders": [
+        "CACHE=yes",  # every field type through the cache's JSON and back
         "FIELDS=code:str:12:unique title:str:3 note:text? quantity:int:unique? ratio:float? "
         "total:decimal:10,4 paid:bool due:date? placed_at:datetime ref:uuid:unique? "
-        "ship_on:date:unique"
+        "ship_on:date:unique",
     ],
     "order_items": ["FIELDS=label:str? weight:float amount:decimal placed_at:datetime:unique"],
-    "notes": ["OWNED=yes", "FIELDS=title:str:unique body:text?"],
-    "tags": ["AUTH=public", "FIELDS=label:str:40:unique"],
+    "notes": ["OWNED=yes", "CACHE=yes", "FEED=yes", "FIELDS=title:str:unique body:text?"],
+    "tags": ["AUTH=public", "CACHE=yes", "FEED=yes", "FIELDS=label:str:40:unique"],
 }
 
 

@@ -4,8 +4,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench import report, smoke
+from bench import comparisons, report, smoke
 from bench.load import APPS, OPERATIONS, Cell, LoadResults
+from bench.stats import Sample
 
 
 def cells_json(**broken: Any) -> dict[str, Any]:
@@ -88,3 +89,71 @@ def test_a_report_without_the_jobs_figures_is_described(tmp_path: Path) -> None:
     assert "report.md lacks the jobs figure 'One worker draining no-op jobs'" not in (
         smoke.report_problems(row, tmp_path)
     )
+
+
+def loaded(**cpu_ms: float) -> LoadResults:
+    """One database's cells with these apps' CPU ms per request, every operation alike."""
+    load = LoadResults()
+    load.cells["SQLite"] = {op: {app: Cell() for app in cpu_ms} for op in OPERATIONS}
+    for op in OPERATIONS:
+        for app, value in cpu_ms.items():
+            load.cells["SQLite"][op][app].cpu_ms.add(value)
+    return load
+
+
+def test_the_baseline_ratio_is_the_cpu_now_over_then() -> None:
+    load = loaded(generated=0.7, raw=0.2, baseline=1.0)
+
+    by_name = {target.name: target for target in comparisons.targets(load)}
+
+    assert comparisons.cpu_ratio(load, "SQLite", "GET /items/{id}") == 0.7
+    assert by_name["GET by id CPU vs baseline, SQLite"].met
+    assert by_name["`POST /items` CPU vs baseline, SQLite"].met
+    assert not comparisons.targets(loaded(generated=0.8, raw=0.2, baseline=1.0))[0].met
+
+
+def test_without_a_baseline_there_is_no_comparison() -> None:
+    load = loaded(generated=0.7, raw=0.2)
+
+    assert math.isnan(comparisons.cpu_ratio(load, "SQLite", "GET /items/{id}"))
+    assert comparisons.targets(load) == []
+    assert comparisons.baseline_section(load, None) == []
+
+
+def test_the_app_layer_is_the_whole_app_over_orm_and_json() -> None:
+    layers = {"ORM + JSON": Sample([600.0]), "FastAPI app": Sample([900.0, 800.0, 850.0])}
+
+    assert comparisons.app_layer_us(layers) == 250.0
+
+
+def test_a_baseline_makes_ten_more_cells_to_expect() -> None:
+    results = cells_json()
+    for per_op in results["load"]["cells"].values():
+        for per_app in per_op.values():
+            per_app["baseline"] = dict(per_app["generated"])
+
+    assert smoke.cell_problems(results) == []
+    del results["load"]["cells"]["SQLite"]["POST /items"]["baseline"]
+    assert smoke.cell_problems(results) == ["29 load cells, expected 30"]
+
+
+def test_missing_or_zero_cache_and_feed_figures_are_named() -> None:
+    one = {"values": [1.0]}
+    healthy = {
+        "cache": {where: {"hit": one, "miss": one} for where in ("a", "b", "c")},
+        "fanout": {where: {"1": {"last_ms": one}} for where in ("Redis", "in process")},
+        "idle_kib_per_socket": one,
+    }
+    broken = {
+        "cache": {"a": {"hit": one, "miss": {"values": [0.0]}}},
+        "fanout": {"Redis": {"100": {"last_ms": {"values": []}}}},
+    }
+
+    assert smoke.realtime_problems({"realtime": healthy}) == []
+    assert smoke.realtime_problems({"realtime": broken}) == [
+        "realtime: no cache a miss was measured",
+        "realtime: no fan-out Redis to 100 sockets last_ms was measured",
+        "realtime: no idle KiB per socket was measured",
+        "realtime: cache figures for ['a'] only",
+        "realtime: fan-out figures missing with or without Redis",
+    ]

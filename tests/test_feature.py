@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.baking import FEATURES, assert_refused, run, snapshot
+from tests.baking import FEATURES, TEST_REDIS_URL, assert_refused, run, snapshot
 
 # The session's one project with features (conftest's `feature_project`), on one worker.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("feature")]
@@ -17,6 +17,11 @@ FILES = {
     "routes.py", "tests/__init__.py", "tests/factories.py", "tests/test_routes.py",
     "tests/test_services.py",
 }  # fmt: skip
+OPTIONAL_FILES = {
+    "JOBS=yes": {"jobs.py", "tests/test_jobs.py"},
+    "CACHE=yes": {"tests/test_cache.py"},
+    "FEED=yes": {"events.py", "tests/test_feed.py"},
+}
 
 
 def manifest_list(project: Path, name: str) -> list[str]:
@@ -34,8 +39,11 @@ def manifest_list(project: Path, name: str) -> list[str]:
 def test_each_feature_has_every_layer_and_its_tests(project: Path) -> None:
     for name in FEATURES:
         folder = project / "features" / name
-        jobs = {"jobs.py", "tests/test_jobs.py"} if "JOBS=yes" in FEATURES[name] else set()
-        assert {p.relative_to(folder).as_posix() for p in folder.rglob("*.py")} == FILES | jobs
+        options = set(FEATURES[name])
+        extra = {
+            path for option, paths in OPTIONAL_FILES.items() if option in options for path in paths
+        }
+        assert {p.relative_to(folder).as_posix() for p in folder.rglob("*.py")} == FILES | extra
         assert "fastapi" not in (folder / "services.py").read_text()
 
 
@@ -87,13 +95,28 @@ def test_the_migration_creates_every_table_with_explicit_lengths(project: Path) 
     assert 'name=op.f("fk_notes_owner_id_users"), ondelete="CASCADE"' in source
 
 
+def test_the_migration_indexes_each_lists_default_order(project: Path) -> None:
+    (migration,) = (project / "migrations" / "versions").glob("*_add_shop.py")
+    source = " ".join(migration.read_text().split()).replace("( ", "(")
+
+    for table in FEATURES:
+        # An owner's list is filtered by owner first: its index starts with owner_id.
+        owner = "owner_id_" if table == "notes" else ""
+        columns = '"owner_id", "created_at", "id"' if owner else '"created_at", "id"'
+        assert f'create_index("ix_{table}_{owner}created_at_id", [{columns}]' in source
+
+
 def test_static_checks_stay_clean(project: Path) -> None:
     run(["make", "lint"], project)
     run(["make", "typecheck"], project)
 
 
+# make test runs the suite on pytest-xdist workers, whose quiet output names no file: -v does.
+VERBOSE = "PYTEST_ARGS=-n auto -v"
+
+
 def test_generated_suites_pass_on_sqlite(project: Path) -> None:
-    result = run(["make", "test"], project)
+    result = run(["make", "test", VERBOSE], project)
 
     for name in FEATURES:
         assert f"features/{name}/tests/test_routes.py" in result.stdout
@@ -101,10 +124,16 @@ def test_generated_suites_pass_on_sqlite(project: Path) -> None:
     assert " failed" not in result.stdout
 
 
-def test_generated_suites_pass_on_postgresql(project: Path, postgres_url: str) -> None:
-    result = run(["make", "test"], project, env={"TEST_DATABASE_URL": postgres_url})
+def test_generated_suites_pass_on_postgresql_and_redis(project: Path, postgres_url: str) -> None:
+    # On Redis too: the jobs, cache and feed tests run once more on it (tests/backends.py).
+    env = {"TEST_DATABASE_URL": postgres_url, "TEST_REDIS_URL": TEST_REDIS_URL}
+    result = run(["make", "test", VERBOSE], project, env=env)
 
     assert "features/orders/tests/test_routes.py" in result.stdout
+    for test in ("test_a_second_read_does_not_touch_the_table[redis]",
+                 "test_a_subscriber_hears_each_change_as_the_api_shows_it[redis]",
+                 "test_processes_sharing_redis_load_a_hot_key_once"):  # fmt: skip
+        assert test in result.stdout
 
 
 def test_migrations_apply_and_leave_no_drift(project: Path) -> None:
@@ -185,7 +214,8 @@ def test_an_unknown_argument_is_refused(project: Path) -> None:
 
     assert result.returncode == 2
     assert result.stderr == (
-        "error: unknown argument 'OWNER=yes'; expected NAME, FIELDS, AUTH, OWNED, MODEL, JOBS\n"
+        "error: unknown argument 'OWNER=yes'; expected NAME, FIELDS, AUTH, OWNED, MODEL, JOBS, "
+        "CACHE, FEED\n"
     )
 
 
@@ -231,8 +261,8 @@ MUTATIONS = {
     ),
     "no id tie-break": (
         "core/pagination.py",
-        '.order_by(ordering(model, order_by), col(_column(model, "id")))',
-        ".order_by(ordering(model, order_by))",
+        ".order_by(*ordering(model, order_by))",
+        ".order_by(ordering(model, order_by)[0])",
         "test_rows_that_sort_equal_are_ordered_by_id_so_pages_never_overlap",
     ),
     "a deleted-meanwhile delete succeeds": (

@@ -334,6 +334,7 @@ def test_a_bad_spec_is_refused_naming_what_is_wrong(entry: str, reason: str) -> 
         ({"FIELDS": "author:ref:users"}, "references to users are not generated"),
         ({"FIELDS": "w:float=nan"}, "'nan' is not a finite number"),
         ({"FIELDS": f"{'x' * 60}:str:index"}, "longer than PostgreSQL's 63 characters"),
+        ({"NAME": "w" * 38, "OWNED": "yes"}, "makes the index name 'ix_wwwwwwwwwwwww"),
         ({"FIELDS": "parent:ref:widgets"}, "the self-reference 'parent' must be optional"),
     ],
 )

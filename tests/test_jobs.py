@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.baking import bake, run, serve, tool_env
+from tests.baking import TEST_REDIS_URL, bake, run, serve, tool_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("jobs")]
 
-REDIS_URL = os.environ.get("PAXX_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+REDIS_URL = TEST_REDIS_URL
 
 PROBE_JOBS = """
 import asyncio

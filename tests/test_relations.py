@@ -24,11 +24,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("relations")]
 SHOP = {
     "customers": ["FIELDS=name:str email:email:unique site:url?"],
     "orders": [
+        "CACHE=yes",
+        "FEED=yes",
         "FIELDS=customer:ref:customers status:enum:pending,paid,shipped=pending "
-        "total:decimal:10,2 meta:json? contact:email? placed_at:datetime qty:int=1"
+        "total:decimal:10,2 meta:json? contact:email? placed_at:datetime qty:int=1",
     ],
-    "order_items": ["FIELDS=order:ref:orders:cascade product_code:str:index qty:int=1"],
-    "categories": ["FIELDS=name:str:unique parent:ref:categories?"],
+    # Cached children whose rows the database deletes or changes when their parent goes.
+    "order_items": [
+        "CACHE=yes",
+        "FIELDS=order:ref:orders:cascade product_code:str:index qty:int=1",
+    ],
+    "categories": ["CACHE=yes", "FIELDS=name:str:unique parent:ref:categories?"],
 }
 PASSWORD = "correct horse battery"
 
@@ -156,13 +162,16 @@ def test_deleting_parents_restricts_or_cascades_over_a_served_app(api: Api) -> N
     assert (status, error["error"]["code"]) == (409, "still_referenced")
     if api.database == "postgresql":  # SQLite does not say which table refers to it
         assert "Rows of orders still reference it" in error["error"]["message"]
+    assert api.call("GET", f"/order-items/{item['id']}")[0] == 200  # now in the cache
     assert api.call("DELETE", f"/orders/{order['id']}")[0] == 204
-    assert api.call("GET", f"/order-items/{item['id']}")[0] == 404  # deleted with its order
+    # Deleted with its order by the database, and with it from the cache.
+    assert api.call("GET", f"/order-items/{item['id']}")[0] == 404
     assert api.call("DELETE", f"/customers/{customer['id']}")[0] == 204
 
     status, root = api.call("POST", "/categories", {"name": "root"})
     status, child = api.call("POST", "/categories", {"name": "child", "parent_id": root["id"]})
     assert (status, child["parent_id"]) == (201, root["id"])
+    assert api.call("GET", f"/categories/{child['id']}")[1] == child  # now in the cache
     assert api.call("DELETE", f"/categories/{root['id']}")[0] == 204
     assert api.call("GET", f"/categories/{child['id']}")[1]["parent_id"] is None
 

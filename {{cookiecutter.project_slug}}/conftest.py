@@ -6,10 +6,15 @@
 
 The schema is built by running the migrations on a test database that is never the development
 one: a fresh SQLite file per run, or the database `TEST_DATABASE_URL` names (PostgreSQL, say).
-Each test runs inside a transaction that is rolled back, and the app's session dependency is
-overridden to use that same transaction, so tests see each other's data never.
+Under pytest-xdist (`make test` runs `pytest -n auto`) every worker has a database of its own: a
+SQLite file in its own temporary directory, or `<name>_<worker>` on the same PostgreSQL server,
+created for the run and dropped after it. Each test runs inside a transaction that is rolled
+back, and the app's session dependency is overridden to use that same transaction, so tests see
+each other's data never.
 """
 
+import asyncio
+import io
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -21,14 +26,17 @@ from alembic.config import Config
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.database import create_engine
-from core.dependencies import committed, get_session
+from core.dependencies import committed, get_session, get_sessions
 from core.jobs import runtime as jobs_runtime
+from core.logging import configure_logging
 from features.users.permissions import Role
 from main import create_app
+from scripts.create_database import create_database, drop_database
 from settings import Settings
 from tests.accounts import Account, make_account
 
@@ -37,7 +45,8 @@ BASE_URL = "http://test"
 
 
 @pytest.fixture(scope="session")
-def test_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def test_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The database this test process migrates and tests on (see the module's docstring)."""
     url = os.environ.get("TEST_DATABASE_URL") or (
         f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
     )
@@ -47,10 +56,25 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
             "Point it at a separate database.",
             returncode=2,
         )
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None or url.startswith("sqlite"):  # tmp_path_factory is per worker already
+        yield url
+        return
+    target = make_url(url)
+    url = target.set(database=f"{target.database}_{worker}").render_as_string(hide_password=False)
+    asyncio.run(create_database(url))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_database(url))
+
+
+@pytest.fixture(scope="session")
+def test_settings(test_database_url: str) -> Settings:
     return Settings(
         _env_file=None,
         environment="test",
-        database_url=url,
+        database_url=test_database_url,
         secret_key=SecretStr("test-secret-key-that-is-long-enough-to-pass"),
         password_hash_cost="fast",  # noqa: S106  (argon2 at its cheapest: tests hash a lot)
     )
@@ -95,6 +119,14 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 
 @pytest.fixture
+def stream(test_settings: Settings) -> Iterator[io.StringIO]:
+    """Where a test's `configure_logging(settings, stream=stream)` writes its log lines."""
+    stream = io.StringIO()
+    yield stream
+    configure_logging(test_settings)  # back to stderr for the tests that follow
+
+
+@pytest.fixture
 def app(test_settings: Settings, session: AsyncSession) -> Iterator[FastAPI]:
     app = create_app(test_settings)
 
@@ -104,6 +136,8 @@ def app(test_settings: Settings, session: AsyncSession) -> Iterator[FastAPI]:
             yield session
 
     app.dependency_overrides[get_session] = session_in_test_transaction
+    # A WebSocket opens its own short sessions: here they are the test's too.
+    app.dependency_overrides[get_sessions] = lambda: lambda: borrowed(session)
     app.state.jobs.session_factory = lambda: borrowed(session)  # jobs too (core/jobs)
     yield app
     jobs_runtime.stop(app.state.jobs)

@@ -5,25 +5,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
+from core.cache import cache
 from core.database import create_engine, create_sessionmaker
 from core.database_errors import register_database_error_handlers
 from core.docs import install_docs
 from core.events import bus
-from core.exceptions import UnhandledErrorMiddleware, register_exception_handlers
-from core.guards import BodySizeLimitMiddleware, SecurityHeadersMiddleware, TrustedHostMiddleware
-from core.header_limits import HeaderLimitMiddleware
+from core.exceptions import register_exception_handlers
 from core.health import TAG as HEALTH_TAG
 from core.health import router as health_router
 from core.jobs import runtime as jobs_runtime
 from core.jobs.worker import run_embedded_scheduler
 from core.logging import configure_logging
 from core.metrics import install_metrics
-from core.middleware import REQUEST_ID_HEADER, AccessLogMiddleware, RequestIDMiddleware
+from core.middleware import RequestMiddleware
 from core.openapi import install as install_openapi
 from core.openapi import operation_id
 from core.rate_limit import check_store, create_store
+from core.realtime.hub import hub
+from core.redis import connect as connect_redis
 from core.schemas import ErrorResponse
 from core.telemetry import OFF, create_telemetry
 from features.registry import EVENT_HANDLERS, JOBS, OPENAPI_TAGS, ROUTERS
@@ -36,10 +36,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_engine(settings)
     telemetry = create_telemetry(settings)  # None unless OTEL_EXPORTER_OTLP_ENDPOINT is set
     bus.use(EVENT_HANDLERS)
+    # One Redis client (None without REDIS_URL) for the jobs, rate limits, cache and feeds.
+    redis = connect_redis(settings)
     # In tests an embedded job runs before `enqueue` returns, so the test sees what it did.
-    jobs = jobs_runtime.start(settings, JOBS, engine=engine, inline=settings.environment == "test")
-
-    rate_limits = create_store(settings)
+    inline = settings.environment == "test"
+    jobs = jobs_runtime.start(settings, JOBS, engine=engine, redis=redis, inline=inline)
+    rate_limits = create_store(redis)
+    cache.use(settings, redis)
+    hub.use(settings, redis)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,6 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await jobs.close()
         jobs_runtime.stop(jobs)
         await rate_limits.close()
+        await hub.close()
+        if redis is not None:
+            await redis.aclose()
         await engine.dispose()
         if telemetry:
             telemetry.shutdown()  # sends the spans and metrics still buffered
@@ -86,29 +93,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.write_sessionmaker = create_sessionmaker(engine)
     app.state.jobs = jobs
 
-    # The last one added runs first. A request passes: request ID, access log, security headers,
-    # header limits, trusted hosts (production), CORS (if origins are set), body size limit,
-    # 500 envelope.
-    app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_request_body_bytes)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["*"],
-            allow_headers=["*"],
-            expose_headers=[REQUEST_ID_HEADER],
-        )
-    if settings.environment == "production":
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
-    app.add_middleware(
-        HeaderLimitMiddleware,
-        max_headers=settings.max_request_headers,
-        max_header_bytes=settings.server_max_header_bytes,
-    )
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
-    app.add_middleware(AccessLogMiddleware)
-    app.add_middleware(RequestIDMiddleware)
+    # One layer does what every request needs before and after the routes, in the order its
+    # docstring lists: request ID, access line, security headers, header limits, trusted hosts
+    # (production), body limit, CORS (if origins are set) and the 500 envelope.
+    app.add_middleware(RequestMiddleware, settings=settings)
     register_exception_handlers(app)
     register_database_error_handlers(app)
 

@@ -12,11 +12,13 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
+from core.cache import cache
 from core.cli import ManageGroup, settings_of
 from core.database import create_engine, create_sessionmaker, table_models
 from core.exceptions import ServiceUnavailableError
 from core.jobs.commands import jobs_cli
 from core.logging import configure_logging
+from core.redis import connect as connect_redis
 from core.shell import start
 from features.registry import COMMANDS, JOBS, MODELS
 
@@ -68,16 +70,22 @@ def shell(
         bool, typer.Option(help="The standard console even if IPython is there.")
     ] = False,
 ) -> None:
-    """Python with settings, engine, `session`, `select` and the features' models; `await` works."""
+    """Python with settings, engine, `session`, `select`, `cache` and the features' models;
+    `await` works."""
     settings = settings_of(ctx)
     configure_logging(settings)
     engine = create_engine(settings)
     session = create_sessionmaker(engine)()
+    # The app's cache (on Redis with REDIS_URL): writes made here do not invalidate it, so
+    # `await cache.invalidate_namespace("orders")` after changing orders by hand.
+    redis = connect_redis(settings)
+    cache.use(settings, redis)
     namespace: dict[str, Any] = {
         "settings": settings,
         "engine": engine,
         "session": session,
         "select": select,
+        "cache": cache,
         **table_models(MODELS),
     }
     banner = "Shell: " + ", ".join(sorted(namespace)) + "\nTop-level `await` works."
@@ -87,6 +95,8 @@ def shell(
     finally:
         loop.run_until_complete(session.close())
         loop.run_until_complete(engine.dispose())
+        if redis is not None:
+            loop.run_until_complete(redis.aclose())
         loop.close()
     raise typer.Exit(code=status)
 

@@ -12,6 +12,9 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 # Shipped in `.env.example`; the app refuses it anywhere but on a developer's machine.
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105
 MIN_SECRET_LENGTH = 32
+# Redis keys: what a prefix may hold, and the project's own name the cache and feeds start with.
+KEY_PREFIX = r"^[A-Za-z0-9_.:-]+$"
+PROJECT_KEY = "{{ cookiecutter.project_slug }}"
 
 
 class Settings(BaseSettings):
@@ -79,17 +82,42 @@ class Settings(BaseSettings):
     server_keep_alive_timeout: int = Field(default=5, ge=1)
     server_graceful_shutdown_timeout: int = Field(default=20, ge=1)
 
-    # Redis, shared by everything that needs one (jobs, the auth rate limits; caches later use the
-    # same client). Unset, background jobs run inside the app's process (core/jobs,
-    # docs/adr/0001) and each process counts rate limits in its own memory.
+    # Redis, shared by everything that needs one through one client per process (core/redis.py):
+    # jobs, the auth rate limits, the cache and the feeds. Unset, each has an in-process
+    # default: jobs run inside the app's process (core/jobs, docs/adr/0001), each process counts
+    # rate limits and caches in its own memory, and feeds reach the sockets of their own process.
     redis_url: str | None = None
+    # Connecting to Redis and each command give up after this long (seconds).
+    redis_timeout: float = Field(default=1, gt=0)
     # Prefix of every Redis key the jobs use: several projects or test runs can share one Redis.
-    jobs_key_prefix: str = Field(default="jobs", pattern=r"^[A-Za-z0-9_.:-]+$")
+    jobs_key_prefix: str = Field(default="jobs", pattern=KEY_PREFIX)
     # A job a worker took and has not finished after this long is given to another worker (the
     # worker is presumed dead): keep it above your slowest job, retry delays included.
     jobs_visibility_timeout_seconds: float = Field(default=600, gt=0)
     # How long a finished job's result and status stay readable (`manage.py jobs result ID`).
     jobs_result_ttl_seconds: int = Field(default=86_400, ge=1)
+    # The cache (core/cache, docs/adr/0002): a prefix for its Redis keys (the project's name:
+    # services sharing a Redis never share entries or feeds); the most entries the
+    # in-process store keeps (least recently used go first); after a Redis failure, how long
+    # reads go straight to the database before Redis is tried again (one warning each time).
+    cache_key_prefix: str = Field(default=f"{PROJECT_KEY}:cache", pattern=KEY_PREFIX)
+    cache_max_entries: int = Field(default=10_000, ge=1)
+    cache_retry_seconds: float = Field(default=10, gt=0)
+
+    # WebSockets (core/realtime, docs/adr/0003). Feeds publish on Redis channels named with this
+    # prefix. A socket must authenticate within the auth timeout (seconds); its user is checked
+    # again every recheck interval (disabled or deleted: closed), and its token's expiry closes
+    # it unless the client sent a fresh one. A client that falls more than the queue size
+    # behind is dropped. The server pings every ping interval and drops a peer that does not
+    # answer within the ping timeout (`python -m core.server`); larger client messages close.
+    feed_key_prefix: str = Field(default=f"{PROJECT_KEY}:feed", pattern=KEY_PREFIX)
+    websocket_auth_timeout: float = Field(default=5, gt=0)
+    websocket_recheck_seconds: float = Field(default=60, gt=0)
+    websocket_queue_size: int = Field(default=64, ge=1)
+    websocket_ping_interval: float = Field(default=20, gt=0)
+    websocket_ping_timeout: float = Field(default=20, gt=0)
+    websocket_max_message_bytes: int = Field(default=65_536, ge=1024)
+
     # Abuse limits on /auth/login, /auth/register and /auth/refresh: hits per window (seconds)
     # from one client address, and (login, register) for one account. Over either: 429.
     auth_rate_limit_window: int = Field(default=60, ge=1)

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from core.exceptions import ServiceUnavailableError, _unexpected_error, error_response
+from core.exceptions import ServiceUnavailableError, error_response, unexpected_error
 from core.schemas import ErrorDetail
 
 # SQLSTATE classes and codes that mean "the server cannot serve you now": connection exceptions
@@ -96,7 +96,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
             message="A value is out of the range or form the database accepts.",
             details=[ErrorDetail(loc=["body"], message="Refused by the database.", type="value")],
         )
-    return await _unexpected_error(request, exc)
+    return await unexpected_error(request, exc)
 
 
 def register_database_error_handlers(app: FastAPI) -> None:

@@ -6,7 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.requests import HTTPConnection
 
+from core.connections import ReadOnlySession
+from core.database import SessionFactory
 from core.events import discard_pending, dispatch_committed
 from settings import Settings
 
@@ -28,8 +31,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     sessionmaker = (
         state.sessionmaker if request.method in READ_ONLY_METHODS else state.write_sessionmaker
     )
-    async with sessionmaker() as session, committed(session):
-        yield session
+    session = sessionmaker()
+    try:
+        async with committed(session):
+            yield session
+    finally:
+        # Not `async with session`: its exit closes the session in a task of its own, shielded
+        # from cancellation, a trip through the event loop for every request. Here the commit or
+        # rollback is done, so closing has no transaction left to end and does not wait.
+        await session.close()
 
 
 @asynccontextmanager
@@ -37,6 +47,7 @@ async def committed(session: AsyncSession) -> AsyncIterator[None]:
     """Commit when the block ends normally; roll back and re-raise when it raises.
 
     Events the block emitted (core/events.py) are published after the commit, never on rollback.
+    A read-only session has nothing to commit (each of its statements committed on its own).
     """
     try:
         yield
@@ -44,14 +55,24 @@ async def committed(session: AsyncSession) -> AsyncIterator[None]:
         await session.rollback()
         discard_pending(session)
         raise
-    await session.commit()
+    if not isinstance(session.sync_session, ReadOnlySession):
+        await session.commit()
     await dispatch_committed(session)
 
 
-def get_app_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+# `async`, though they await nothing: FastAPI runs a plain `def` dependency in its thread pool.
+async def get_sessions(connection: HTTPConnection) -> SessionFactory:
+    """Read-only sessions, for a WebSocket: it lives longer than a transaction should, so it
+    opens one for each check it makes (tests override this, as they do `get_session`)."""
+    sessions: SessionFactory = connection.app.state.sessionmaker
+    return sessions
+
+
+async def get_app_settings(connection: HTTPConnection) -> Settings:
+    settings: Settings = connection.app.state.settings
     return settings
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+SessionsDep = Annotated[SessionFactory, Depends(get_sessions)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -5,6 +5,10 @@ the handlers run only once that session's transaction has committed (`core.depen
 calls `dispatch_committed`). A rolled-back request or job emits nothing. Handlers are listed in
 `features/registry.py` (`EVENT_HANDLERS`) and run in the process that committed, one after the
 other; a handler with slow or fallible work enqueues a job instead of doing it inline.
+
+`on_commit(session, callback)` is the same contract for plain callbacks (the cache's
+invalidations, core/cache): they run after the commit, before the events are published, so a
+handler (or a client a feed told) that reads what changed does not read a stale cache entry.
 """
 
 from collections.abc import Awaitable, Callable, Iterable
@@ -17,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession as SAAsyncSession
 log = structlog.get_logger(__name__)
 
 PENDING_EVENTS = "pending_events"
+AFTER_COMMIT = "after_commit"
 
 
 class Event(BaseModel):
@@ -70,12 +75,25 @@ def emit(session: SAAsyncSession, event: Event) -> None:
     session.info.setdefault(PENDING_EVENTS, []).append(event)
 
 
+def on_commit(session: SAAsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run `callback` after the session's next commit; never if it rolls back."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
+
+
 def discard_pending(session: SAAsyncSession) -> None:
+    session.info.pop(AFTER_COMMIT, None)
     session.info.pop(PENDING_EVENTS, None)
 
 
 async def dispatch_committed(session: SAAsyncSession) -> None:
-    """Publish what `session` emitted, now that its transaction has committed."""
+    """Run `session`'s after-commit callbacks, then publish what it emitted, now that its
+    transaction has committed. A failing callback is logged; the others still run."""
+    callbacks: list[Callable[[], Awaitable[None]]] = session.info.pop(AFTER_COMMIT, [])
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:
+            log.exception("after-commit callback failed", callback=callback.__qualname__)
     events: list[Event] = session.info.pop(PENDING_EVENTS, [])
     for event in events:
         await bus.publish(event)

@@ -13,9 +13,8 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.middleware import get_request_id
+from core.logging import get_request_id
 from core.schemas import ErrorBody, ErrorDetail, ErrorResponse
 
 logger = structlog.get_logger(__name__)
@@ -165,45 +164,15 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    # The traceback goes to the log, never to the client.
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """The 500 envelope for an exception nothing else answered; its traceback goes to the log,
+    never to the client (core/middleware.py and core/database_errors.py call it)."""
     logger.exception("unhandled_exception", method=request.method, path=request.url.path)
     return error_response(
         status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
         code="internal_error",
         message="An unexpected error occurred.",
     )
-
-
-class UnhandledErrorMiddleware:
-    """Answers an exception no handler caught with the 500 envelope, inside the other middleware.
-
-    Starlette's own fallback sits outside every middleware: its 500 would miss the security
-    headers and the access log's status, and it re-raises, so uvicorn would log the traceback a
-    second time. Add this one first, so it is the innermost.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        response_started = False
-
-        async def send_noting_start(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_noting_start)
-        except Exception as exc:
-            if response_started:
-                raise  # too late for an error response; the server drops the connection
-            response = await _unexpected_error(Request(scope), exc)
-            await response(scope, receive, send)
 
 
 def register_exception_handlers(app: FastAPI) -> None:

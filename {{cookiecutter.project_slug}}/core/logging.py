@@ -1,13 +1,14 @@
 """One logging pipeline for the app, uvicorn and SQLAlchemy: structlog's `ProcessorFormatter`.
 
 Readable console lines in development, one JSON object per line in production, `request_id`
-(bound by `RequestIDMiddleware`) on every line of a request. `create_app` calls
-`configure_logging`, so it runs in every uvicorn worker after uvicorn set up its own logging,
-and overrides it. Calling it again replaces what the previous call installed.
+(bound by `bind_request_id`, which core/middleware.py calls) on every line of a request.
+`create_app` calls `configure_logging`, so it runs in every uvicorn worker after uvicorn set up
+its own logging, and overrides it. Calling it again replaces what the previous call installed.
 """
 
 import logging
 import sys
+from contextvars import ContextVar
 from typing import Any, TextIO
 
 import structlog
@@ -18,20 +19,72 @@ from settings import Settings
 
 # Loggers that bring their own handlers; they are emptied and sent to the root handler instead.
 FOREIGN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy", "sqlalchemy.engine")
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def bind_request_id(request_id: str) -> None:
+    """Put `request_id` on every log line of the current request (its task) from here on.
+
+    Not reset afterwards: each request runs in its own task, so the value never leaks into
+    another request, and lines logged after the response (uvicorn's) still carry it.
+    """
+    _request_id.set(request_id)
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+
+
+def get_request_id() -> str | None:
+    """The current request's ID (None outside a request): error envelopes and jobs carry it."""
+    return _request_id.get()
+
+
+class _EventRecord(logging.LogRecord):
+    """A record that carries its fields ready for the processors (see `log_access`)."""
+
+    def __init__(self, logger: str, level: int, event_dict: EventDict) -> None:
+        super().__init__(logger, level, "", 0, event_dict["event"], None, None)
+        self.event_dict = event_dict
 
 
 class _Handler(logging.StreamHandler[TextIO]):
     """The one handler we install. With no stream given it writes to the `sys.stderr` of the
     moment, which test runners and CLI runners swap after logging was configured."""
 
-    def __init__(self, stream: TextIO | None) -> None:
+    def __init__(self, stream: TextIO | None, processors: list[Processor]) -> None:
         super().__init__(stream or sys.stderr)
         self._follow_stderr = stream is None
+        # What every line goes through, ending with the renderer: the formatter's chain.
+        self._processors = processors
 
     def emit(self, record: logging.LogRecord) -> None:
         if self._follow_stderr:
             self.stream = sys.stderr
         super().emit(record)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not isinstance(record, _EventRecord):
+            return super().format(record)
+        # The same processors and renderer as any other line, minus the formatter's copies of
+        # the record and its fields, which are for records other handlers may also format.
+        line: Any = dict(record.event_dict)
+        logger = logging.getLogger(record.name)  # add_logger_name reads the logger's name
+        for processor in self._processors:
+            line = processor(logger, record.levelname.lower(), line)
+        return str(line)
+
+
+_access_logger = logging.getLogger("access")
+
+
+def log_access(**fields: Any) -> None:
+    """Write a request's access line (core/middleware.py), once per request.
+
+    A plain record to the `access` logger, which our handler renders with the processors every
+    line gets: the structlog logger and the formatter would add as much CPU again as the rest of
+    a small request's middleware.
+    """
+    if _access_logger.isEnabledFor(logging.INFO):
+        event_dict = {"event": "request", **fields}
+        _access_logger.handle(_EventRecord(_access_logger.name, logging.INFO, event_dict))
 
 
 def _drop_color_message(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
@@ -71,7 +124,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = _Handler(stream)
+    handler = _Handler(stream, [*shared, *renderer])
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             # Lines from stdlib loggers (uvicorn, SQLAlchemy) get the same fields as ours.
@@ -79,6 +132,12 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer],
         )
     )
+
+    # No line shows where it was logged from or which thread or process logged it, so `logging`
+    # need not look them up for every record (its HOWTO's "Optimization"): every request writes
+    # an access line, so this is on every request's path.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 
     root = logging.getLogger()
     # Only our own previous handler goes: others (pytest's log capture, say) stay.
@@ -92,7 +151,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         logger.handlers.clear()
         logger.propagate = True
         logger.setLevel(logging.NOTSET)  # LOG_LEVEL decides, not uvicorn's --log-level
-    # AccessLogMiddleware writes the access line (with request_id and duration); uvicorn's own
+    # core/middleware.py writes the access line (with request_id and duration); uvicorn's own
     # would be a second line per request.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     # SQLAlchemy's INFO is a line per statement and pool event: only with DATABASE_ECHO, and

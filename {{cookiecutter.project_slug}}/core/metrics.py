@@ -1,5 +1,6 @@
 """Opt-in Prometheus metrics at `/metrics` (METRICS_ENABLED=true): requests by route template,
-their latency, and the database connection pool. prometheus_client is imported only when on.
+their latency, the database connection pool, the cache's hits and misses and the open feed
+sockets. prometheus_client is imported only when on.
 
 Counts are per process: run one uvicorn process per container (the default) and let Prometheus
 add the replicas up.
@@ -13,6 +14,9 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.cache import cache
+from core.realtime.hub import hub
 
 METRICS_PATH = "/metrics"
 # Requests no route matched share one label, so scanners cannot grow the series without bound.
@@ -53,7 +57,7 @@ class _Recorder:
 def install_metrics(app: FastAPI) -> None:
     """Add the recording middleware and the `/metrics` route; call before the app serves."""
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-    from prometheus_client.core import GaugeMetricFamily
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
     from prometheus_client.exposition import generate_latest
     from prometheus_client.registry import Collector
 
@@ -79,7 +83,16 @@ def install_metrics(app: FastAPI) -> None:
                 if hasattr(pool, method):
                     yield GaugeMetricFamily(name, doc, value=getattr(pool, method)())
 
+    class BackingCollector(Collector):
+        """This process's cache and feeds (core/cache, core/realtime), read at scrape time."""
+
+        def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+            yield CounterMetricFamily("cache_hits", "Cached reads served", value=cache.hits)
+            yield CounterMetricFamily("cache_misses", "Cached reads loaded", value=cache.misses)
+            yield GaugeMetricFamily("feed_sockets", "Open feed sockets", value=hub.sockets())
+
     registry.register(PoolCollector())
+    registry.register(BackingCollector())
     app.add_middleware(_Recorder, requests=requests, latency=latency)
 
     async def metrics(_request: Request) -> Response:

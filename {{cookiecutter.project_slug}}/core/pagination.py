@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.orm import InstrumentedAttribute, Mapped
-from sqlmodel import SQLModel, col, select
+from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.schemas import Page, SafeStr
@@ -56,7 +56,7 @@ async def paginate[T: SQLModel](
     statement = (
         select(model)
         .where(*where)
-        .order_by(ordering(model, order_by), col(_column(model, "id")))
+        .order_by(*ordering(model, order_by))
         .limit(query.limit)
         .offset(query.offset)
         # Rows this session already holds are read afresh: the database may have changed them
@@ -67,14 +67,18 @@ async def paginate[T: SQLModel](
     return Page(items=items, total=total, limit=query.limit, offset=query.offset)
 
 
-def ordering(model: type[SQLModel], order_by: str) -> ColumnElement[Any]:
-    """`"name"` sorts by name ascending, `"-name"` descending.
+def ordering(model: type[SQLModel], order_by: str) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """`"name"` sorts by name ascending, `"-name"` descending; `id` breaks ties, the same way,
+    so an index on the column and `id` (generated features have one on `created_at, id`, the
+    default order) serves the whole order, read forwards or backwards.
 
     `order_by` must come from the feature's allowlist (a `Literal` in its schemas), so an
     unknown column is a 422 before it gets here.
     """
-    column = _column(model, order_by.removeprefix("-"))
-    return column.desc() if order_by.startswith("-") else column.asc()
+    column, tie_break = _column(model, order_by.removeprefix("-")), _column(model, "id")
+    if order_by.startswith("-"):
+        return column.desc(), tie_break.desc()
+    return column.asc(), tie_break.asc()
 
 
 def equal_to(

@@ -17,10 +17,12 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel import delete as sql_delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.cache import cache
 from core.database import TableBase
 from core.exceptions import AppError, ConflictError, StillReferencedError, UnknownReferenceError
 from core.schemas import ErrorDetail
 
+_DB_CHANGES = {"CASCADE", "SET NULL"}
 _FOREIGN_KEY = re.compile(r"violates foreign key constraint|FOREIGN KEY constraint failed")
 
 
@@ -82,6 +84,29 @@ async def delete(session: AsyncSession, row: TableBase, *, not_found: type[AppEr
     if result.rowcount == 0:
         raise not_found
     session.expunge(row)
+    for table in cascaded_tables(_table(model)):
+        if table.name in cache.namespaces:
+            cache.invalidate_namespace_on_commit(session, table.name)
+
+
+def cascaded_tables(table: Table) -> list[Table]:
+    """Tables whose rows a delete from `table` may remove or change in the database itself
+    (`ON DELETE CASCADE` or `SET NULL`), transitively: their cached reads (a namespace named
+    after the table) are dropped with the delete, since no service saw those rows change."""
+    found: list[Table] = []
+    pending = [table]
+    while pending:
+        parent = pending.pop()
+        for child in parent.metadata.tables.values():
+            if child in found:  # `table` itself too, when it references itself
+                continue
+            if any(
+                key.column.table is parent and (key.ondelete or "").upper() in _DB_CHANGES
+                for key in child.foreign_keys
+            ):
+                found.append(child)
+                pending.append(child)
+    return found
 
 
 def unique_violation_column(exc: IntegrityError, table: str) -> str | None:

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from core.exceptions import TooManyRequestsError
-from settings import Settings
 
 if TYPE_CHECKING:
-    pass
+    from redis.asyncio import Redis
 
 
 @dataclass(frozen=True)
@@ -58,14 +57,8 @@ class MemoryStore:
 class RedisStore:
     """Counts in Redis, shared by every worker and machine that uses the same REDIS_URL."""
 
-    def __init__(self, url: str) -> None:
-        # Imported only when used: redis loads OpenTelemetry's SDK if it is installed, which the
-        # app must not do unless telemetry is on (core/telemetry.py).
-        import redis.asyncio as redis
-
-        self._client: redis.Redis = redis.Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=2
-        )
+    def __init__(self, client: "Redis") -> None:
+        self._client = client  # the process's (core/redis.py), closed by its owner
 
     async def ping(self) -> None:
         await self._client.ping()
@@ -79,11 +72,12 @@ class RedisStore:
         return int(count), float(ttl if ttl > 0 else window)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        pass
 
 
-def create_store(settings: Settings) -> MemoryStore | RedisStore:
-    return RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
+def create_store(redis: "Redis | None") -> MemoryStore | RedisStore:
+    """Counts shared through `redis` (the process's client), or in memory without one."""
+    return RedisStore(redis) if redis is not None else MemoryStore()
 
 
 async def check_store(store: Store) -> None:

@@ -72,6 +72,17 @@ def checked_settings() -> Settings:
         raise SystemExit(2) from None
 
 
+def per_process_warning(settings: Settings, workers: int) -> str | None:
+    """What several workers without Redis do not share, said once at start; None if shared."""
+    if workers <= 1 or settings.redis_url is not None:
+        return None
+    return (
+        f"warning: {workers} workers without REDIS_URL: each keeps its own cache and rate-limit "
+        "counts (another worker may answer a cached row a write changed, until its TTL), and a "
+        "feed reaches only the sockets of the worker that committed the change"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m core.server", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -79,6 +90,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=None, help="default: WEB_CONCURRENCY or 1")
     args = parser.parse_args(argv)
     settings = checked_settings()
+    workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", "1"))
+    if warning := per_process_warning(settings, workers):
+        print(warning, file=sys.stderr)
     options: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
@@ -87,6 +101,13 @@ def main(argv: list[str] | None = None) -> None:
         "h11_max_incomplete_event_size": settings.server_max_header_bytes,
         "timeout_keep_alive": settings.server_keep_alive_timeout,
         "timeout_graceful_shutdown": settings.server_graceful_shutdown_timeout,
+        # WebSockets (core/realtime): a peer that does not answer a ping within the timeout is
+        # dropped; a larger message closes its socket (1009). No per-message compression: feeds
+        # send small JSON messages, and each compressed socket holds zlib state for its life.
+        "ws_ping_interval": settings.websocket_ping_interval,
+        "ws_ping_timeout": settings.websocket_ping_timeout,
+        "ws_max_size": settings.websocket_max_message_bytes,
+        "ws_per_message_deflate": False,
         "proxy_headers": True,  # trusted from FORWARDED_ALLOW_IPS only (127.0.0.1 by default)
         "access_log": False,  # the app writes its own (core/middleware.py)
     }

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from core.events import Event, Handler
 from core.jobs import models as jobs_models
+from core.realtime import feeds
 from features.users import jobs as users_jobs
 from features.users import models as users_models
 from features.users.commands import app as users_commands
@@ -50,5 +51,6 @@ JOBS: list[ModuleType] = [
 
 # Who hears what, after the transaction that emitted it commits (core/events.py).
 EVENT_HANDLERS: list[tuple[type[Event], Handler]] = [
+    (feeds.RowChanged, feeds.broadcast),  # core's: features' changes, to their feeds' sockets
     (UserRegistered, users_jobs.on_user_registered),
 ]

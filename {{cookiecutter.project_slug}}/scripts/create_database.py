@@ -1,6 +1,8 @@
 """Create the PostgreSQL database a URL names, unless it exists: `make test-postgres` runs it.
 
 uv run python scripts/create_database.py postgresql+asyncpg://postgres@127.0.0.1:5432/app_test
+
+The root conftest.py also makes (and drops) one database per pytest-xdist worker with these.
 """
 
 import asyncio
@@ -17,6 +19,15 @@ MAINTENANCE_DATABASE = "postgres"
 
 async def create_database(url: str) -> bool:
     """True if the database was created, False if it was there already."""
+    return await _on_server(url, create=True)
+
+
+async def drop_database(url: str) -> bool:
+    """True if the database was dropped (connections to it closed first), False if absent."""
+    return await _on_server(url, create=False)
+
+
+async def _on_server(url: str, *, create: bool) -> bool:
     target = make_url(url)
     if not target.drivername.startswith("postgresql") or not target.database:
         raise ValueError(f"not a PostgreSQL database URL: {target!r}")
@@ -28,10 +39,11 @@ async def create_database(url: str) -> bool:
                 text("SELECT 1 FROM pg_database WHERE datname = :name"),
                 {"name": target.database},
             )
-            if exists:
+            if bool(exists) is create:
                 return False
             quoted = connection.dialect.identifier_preparer.quote(target.database)
-            await connection.execute(text(f"CREATE DATABASE {quoted}"))
+            statement = f"CREATE DATABASE {quoted}" if create else f"DROP DATABASE {quoted} (FORCE)"
+            await connection.execute(text(statement))
             return True
     finally:
         await engine.dispose()

@@ -1,4 +1,5 @@
-"""`make feature NAME=orders FIELDS="..." [AUTH=public] [OWNED=yes] [MODEL=Order]`.
+"""`make feature NAME=orders FIELDS="..." [AUTH=public] [OWNED=yes] [MODEL=Order] [JOBS=yes]
+[CACHE=yes] [FEED=yes]`.
 
 Renders `.feature-template/` into `features/<name>/`, adds the feature to the manifest
 (`features/registry.py`) and its permissions to `features/users/permissions.py`. Everything is
@@ -28,7 +29,7 @@ REGISTRY = FEATURES_DIR / "registry.py"
 PERMISSIONS = FEATURES_DIR / "users" / "permissions.py"
 MAX_NAME_LENGTH = 40  # PostgreSQL cuts identifiers (constraint names) at 63 bytes
 OPTIONS = {"NAME": "", "FIELDS": "", "AUTH": "protected", "OWNED": "no", "MODEL": "",
-           "JOBS": "no"}  # fmt: skip
+           "JOBS": "no", "CACHE": "no", "FEED": "no"}  # fmt: skip
 
 # The project's own top-level modules; a feature may not take their names.
 PROJECT_MODULES = frozenset(
@@ -132,7 +133,7 @@ def feature_from(given: dict[str, str]) -> Feature:
         raise FeatureError(f"features/{name} already exists; nothing was changed")
     if options["AUTH"] not in ("protected", "public"):
         raise FeatureError(f"AUTH={options['AUTH']!r} must be protected (the default) or public")
-    for option in ("OWNED", "JOBS"):
+    for option in ("OWNED", "JOBS", "CACHE", "FEED"):
         if options[option] not in ("yes", "no"):
             raise FeatureError(f"{option}={options[option]!r} must be yes or no")
     protected, owned = options["AUTH"] == "protected", options["OWNED"] == "yes"
@@ -153,7 +154,17 @@ def feature_from(given: dict[str, str]) -> Feature:
                 f"{column} references {parent.feature}, whose rows are private to their owners; "
                 "a shared feature cannot point at them: make this one OWNED=yes too"
             )
-    feature = Feature(name, fields, protected, owned, model, parents, options["JOBS"] == "yes")
+    feature = Feature(
+        name,
+        fields,
+        protected,
+        owned,
+        model,
+        parents,
+        jobs=options["JOBS"] == "yes",
+        cache=options["CACHE"] == "yes",
+        feed=options["FEED"] == "yes",
+    )
     check_generated_names(feature)
     return feature
 
@@ -174,6 +185,11 @@ def check_generated_names(feature: Feature) -> None:
                 "generated schemas already define; choose another field name"
             )
     table = feature.name
+    if len(feature.sort_index) > POSTGRES_MAX_IDENTIFIER:
+        raise FeatureError(
+            f"NAME makes the index name {feature.sort_index!r}, longer than PostgreSQL's "
+            f"{POSTGRES_MAX_IDENTIFIER} characters; shorten it"
+        )
     for spec in feature.fields:
         unique = (
             f"uq_{table}_owner_id_{spec.column}" if feature.owned else f"uq_{table}_{spec.column}"
@@ -281,6 +297,12 @@ def main(argv: list[str]) -> int:
     access = (
         "public" if feature.public else f"needs {feature.name}:read / {feature.name}:write"
     ) + (", rows owned by their creator" if feature.owned else "")
+    for extra, wanted in (
+        ("GET by id cached", feature.cache),
+        (f"a change feed at {feature.url}/feed (WebSocket)", feature.feed),
+        ("an example job", feature.jobs),
+    ):
+        access += f", {extra}" if wanted else ""
     print(
         f"Created features/{feature.name}/ (model {feature.model}, routes at {feature.url}, "
         f"{access}) and added it to features/registry.py.\n"

@@ -68,7 +68,9 @@ def probe_feature() -> Feature:
         "zzprobe_ref_id": Parent("zzprobe_parents", "ZzprobeParent", owned=True),
         "zzprobe_self_id": Parent("zzprobes", "Zzprobe", owned=True),
     }
-    return Feature("zzprobes", tuple(fields), owned=True, parents=parents, jobs=True)
+    return Feature(
+        "zzprobes", tuple(fields), owned=True, parents=parents, jobs=True, cache=True, feed=True
+    )
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ class Feature:
     model_name: str = ""  # MODEL=...; by default the name's naive singular
     parents: dict[str, Parent] = field(default_factory=dict)  # by referencing field
     jobs: bool = False  # JOBS=yes: a jobs.py with an example job, and its test
+    cache: bool = False  # CACHE=yes: GET by id reads through the cache (core/cache)
+    feed: bool = False  # FEED=yes: changes are events, pushed to a WebSocket (core/realtime)
 
     @property
     def public(self) -> bool:
@@ -44,6 +46,11 @@ class Feature:
     @property
     def url(self) -> str:
         return "/" + self.name.replace("_", "-")
+
+    @property
+    def sort_index(self) -> str:
+        """The index the list's default order reads (created_at, then id; per owner if owned)."""
+        return f"ix_{self.name}_{'owner_id_' if self.owned else ''}created_at_id"
 
     @property
     def title(self) -> str:

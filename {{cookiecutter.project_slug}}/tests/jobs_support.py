@@ -1,29 +1,23 @@
 """Helpers for tests of jobs: a runtime on the test's session, embedded or on a real Redis.
 
 `TEST_REDIS_URL=redis://127.0.0.1:6379/15 make test` runs the jobs tests on Redis too, with a
-key prefix of their own that is deleted afterwards; a URL that does not answer stops the run.
+key prefix of their own that is deleted afterwards (tests/backends.py).
 """
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
 from types import ModuleType
 from typing import Any
 
-import pytest
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from taskiq.api import run_receiver_task
 
 from core.jobs import runtime as jobs_runtime
 from core.jobs.runtime import JobRuntime
 from settings import Settings
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL")
-MODES = ["embedded", "redis"] if REDIS_URL else ["embedded"]
+from tests.backends import REDIS_URL, require_redis
 
 
 @asynccontextmanager
@@ -39,7 +33,7 @@ async def started_runtime(
     prefix = f"test-{uuid.uuid4().hex}"
     if mode == "redis":
         assert REDIS_URL is not None
-        await _require_redis(REDIS_URL)
+        await require_redis(REDIS_URL)
         settings = settings.model_copy(update={"redis_url": REDIS_URL, "jobs_key_prefix": prefix})
     runtime = jobs_runtime.start(
         settings, modules, session_factory=lambda: borrowed(session), inline=True
@@ -62,16 +56,6 @@ async def started_runtime(
                 await runtime.redis.delete(*keys)
         await runtime.close()
         jobs_runtime.stop(runtime)
-
-
-async def _require_redis(url: str) -> None:
-    client = Redis.from_url(url)
-    try:
-        await client.ping()
-    except (RedisError, OSError) as exc:
-        pytest.fail(f"TEST_REDIS_URL={url} was asked for but does not answer: {exc}")
-    finally:
-        await client.aclose()
 
 
 async def wait_for_outcome(runtime: JobRuntime, job_id: str) -> Any:

@@ -20,7 +20,8 @@ from core.jobs.models import DeadJob
 from core.jobs.retry import DoNotRetry, RetryPolicy
 from core.jobs.runtime import JobRuntime
 from settings import Settings
-from tests.jobs_support import MODES, started_runtime, wait_for_outcome, wait_for_result
+from tests.backends import MODES
+from tests.jobs_support import started_runtime, wait_for_outcome, wait_for_result
 
 # When each attempt of each run started, by the run's token.
 attempts: defaultdict[str, list[float]] = defaultdict(list)

@@ -11,7 +11,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +41,6 @@ async def work(session: SessionDep) -> dict[str, str]:
 @router.get("/crash")
 async def crash() -> None:
     raise RuntimeError("boom")
-
-
-@pytest.fixture
-def stream(test_settings: Settings) -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    yield stream
-    configure_logging(test_settings)  # back to stderr for the tests that follow
 
 
 def json_lines(stream: io.StringIO) -> list[dict[str, Any]]:

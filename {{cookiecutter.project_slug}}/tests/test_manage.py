@@ -104,11 +104,13 @@ def test_the_shell_awaits_a_query_read_from_stdin(
     test_settings: Settings, migrated_database: str
 ) -> None:
     script = "result = await session.exec(select(1))\nprint('answer', result.one())\n"
+    script += "await cache.invalidate_namespace('orders')\nprint('cache', cache.hits)\n"
 
     result = run_shell(test_settings, stdin=script)
 
     assert result.returncode == 0, result.stderr
     assert "answer 1" in result.stdout
+    assert "cache 0" in result.stdout  # the app's cache is there to invalidate by hand
     assert "settings" in result.stderr  # the banner names what is in scope
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from conftest import PROJECT_DIR
+from core.server import per_process_warning
 from settings import Settings
 
 
@@ -95,6 +96,16 @@ def test_bad_settings_fail_once_with_one_line_even_with_workers() -> None:
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("error: ")
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_several_workers_without_redis_are_warned_that_they_share_nothing(
+    test_settings: Settings,
+) -> None:
+    with_redis = test_settings.model_copy(update={"redis_url": "redis://127.0.0.1:6379/0"})
+
+    assert "4 workers without REDIS_URL" in (per_process_warning(test_settings, 4) or "")
+    assert per_process_warning(test_settings, 1) is None
+    assert per_process_warning(with_redis, 4) is None
 
 
 def test_an_oversized_header_is_refused_and_the_server_keeps_answering(server: int) -> None:

@@ -17,8 +17,10 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from pydantic import BaseModel
 
 from conftest import PROJECT_DIR
+from core.cache import cache
 from core.logging import configure_logging
 from main import create_app
 from settings import Settings
@@ -159,6 +161,8 @@ def sample(name: str, **labels: str) -> str:
 
 async def test_prometheus_counts_requests_by_route_template(test_settings: Settings) -> None:
     app = create_app(test_settings.model_copy(update={"metrics_enabled": True}))
+    for _ in range(3):  # one miss, two hits
+        await cache.get_or_load("probe", "a", read_probe, schema=Probe, ttl=60)
 
     *_, metrics = await serve(
         app,
@@ -178,3 +182,13 @@ async def test_prometheus_counts_requests_by_route_template(test_settings: Setti
     assert sample("http_request_duration_seconds_count", route=template) + " 2.0" in text
     assert "db_pool_size " in text
     assert "db_pool_checked_out " in text
+    for line in ("cache_hits_total 2.0", "cache_misses_total 1.0", "feed_sockets 0.0"):
+        assert line in text.splitlines()
+
+
+class Probe(BaseModel):
+    n: int
+
+
+async def read_probe() -> Probe:
+    return Probe(n=1)

@@ -10,7 +10,7 @@ import io
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -24,13 +24,6 @@ from core.dependencies import SessionDep
 from core.logging import configure_logging
 from main import create_app
 from settings import Settings
-
-
-@pytest.fixture
-def stream(test_settings: Settings) -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    yield stream
-    configure_logging(test_settings)  # back to stderr for the tests that follow
 
 
 def log_lines(stream: io.StringIO) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 Two transactions that each read, then write, deadlock on SQLite unless each takes the write lock
 first (BEGIN IMMEDIATE): the second writer fails at once with "database is locked", whatever the
-busy timeout. `create_sessionmaker` asks for the lock unless told the session only reads.
+busy timeout. `create_sessionmaker` asks for the lock unless told the session only reads (and
+then it has no transaction at all: tests/test_read_sessions.py).
 """
 
 import asyncio
@@ -13,17 +14,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.database import create_engine, create_sessionmaker
 from settings import Settings
 
 
-async def read_then_write(settings: Settings, *, writes: bool | None, writers: int = 4) -> None:
+async def read_then_write(settings: Settings, *, default: bool, writers: int = 4) -> None:
     engine = create_engine(settings)
+    # Not the default: SQLAlchemy's own sessions, whose transactions start with a plain BEGIN.
     sessions = (
         create_sessionmaker(engine)
-        if writes is None
-        else create_sessionmaker(engine, writes=writes)
+        if default
+        else async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
     )
 
     async def one() -> None:
@@ -56,7 +60,7 @@ async def test_a_default_session_takes_the_write_lock_first(
 ) -> None:
     settings = scratch(tmp_path / "writes.sqlite3", test_settings)
 
-    await read_then_write(settings, writes=None)
+    await read_then_write(settings, default=True)
 
     with closing(sqlite3.connect(tmp_path / "writes.sqlite3")) as connection:
         assert connection.execute("SELECT count(*) FROM scratch").fetchone() == (4,)
@@ -69,4 +73,4 @@ async def test_without_it_concurrent_read_then_write_fails(
     settings = scratch(tmp_path / "reads.sqlite3", test_settings)
 
     with pytest.raises(OperationalError, match="database is locked"):
-        await read_then_write(settings, writes=False)
+        await read_then_write(settings, default=False)

@@ -25,7 +25,7 @@ from core.dependencies import committed
 from core.jobs import runtime
 from core.jobs.models import DeadJob
 from core.jobs.retry import DoNotRetry, RetryPolicy
-from core.middleware import get_request_id
+from core.logging import get_request_id
 
 log = structlog.get_logger(__name__)
 

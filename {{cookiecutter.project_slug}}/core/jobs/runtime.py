@@ -5,26 +5,24 @@ main.py, the worker in worker.py, manage.py's `jobs` commands); tests make their
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel.ext.asyncio.session import AsyncSession
 from taskiq import AsyncBroker
 
-from core.database import create_engine, create_sessionmaker
+from core.database import SessionFactory, create_engine, create_sessionmaker
 from core.jobs.broker import create_broker
+from core.redis import connect
 from settings import Settings
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis  # imported for real only with REDIS_URL (redis_broker.py)
+    from redis.asyncio import Redis  # imported for real only with REDIS_URL (core/redis.py)
 
     from core.jobs.declare import Job
-
-type SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 @dataclass
@@ -35,6 +33,7 @@ class JobRuntime:
     redis: "Redis | None"
     jobs: dict[str, "Job[..., Any]"]
     engine: AsyncEngine | None = None  # set when the runtime made its own engine
+    owns_redis: bool = False  # made its own client (no `redis` given to `start`)
     _local_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     @property
@@ -82,7 +81,7 @@ class JobRuntime:
                 await redis_lock.release()
 
     async def close(self) -> None:
-        if self.redis is not None:
+        if self.redis is not None and self.owns_redis:
             await self.redis.aclose()
         if self.engine is not None:
             await self.engine.dispose()
@@ -103,12 +102,14 @@ def start(
     *,
     engine: AsyncEngine | None = None,
     session_factory: SessionFactory | None = None,
+    redis: "Redis | None" = None,
     inline: bool = False,
 ) -> JobRuntime:
     """Make this process's runtime: a broker for `settings`, with every job of `job_modules`.
 
-    Without `engine` the runtime makes (and closes) its own; `session_factory` replaces the
-    sessions jobs get (tests pass their rolled-back one).
+    Without `engine` the runtime makes (and closes) its own, and likewise its Redis client
+    (core/redis.py) without `redis`; `session_factory` replaces the sessions jobs get (tests
+    pass their rolled-back one).
     """
     from core.jobs.declare import Job  # declare.py imports this module
 
@@ -125,12 +126,10 @@ def start(
             if isinstance(value, Job) and value.name not in jobs:
                 jobs[value.name] = value
                 value.bind(broker)
-    redis = None
-    if settings.redis_url is not None:
-        from redis.asyncio import Redis
-
-        redis = Redis.from_url(settings.redis_url)
-    _current = JobRuntime(settings, broker, session_factory, redis, jobs, own_engine)
+    owns_redis = redis is None and settings.redis_url is not None
+    if redis is None:
+        redis = connect(settings)
+    _current = JobRuntime(settings, broker, session_factory, redis, jobs, own_engine, owns_redis)
     return _current
 
 

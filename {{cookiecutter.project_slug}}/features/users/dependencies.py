@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.dependencies import SessionDep, SettingsDep
 from core.exceptions import AuthenticationError, PermissionDeniedError
@@ -19,6 +20,7 @@ from features.users import services
 from features.users.exceptions import InactiveUserError, UserNotFoundError
 from features.users.models import User
 from features.users.permissions import Permission, missing_permissions
+from settings import Settings
 
 # tokenUrl is what Swagger's "Authorize" dialog posts the login form to. auto_error=False: a
 # missing header gets our own 401 envelope and message, like every other bad token.
@@ -33,6 +35,18 @@ async def get_current_user(
     """The active user the bearer access token names; 401 for anyone else."""
     if not token:
         raise AuthenticationError
+    user, _ = await authenticate_token(token, session=session, settings=settings)
+    return user
+
+
+async def authenticate_token(
+    token: str, *, session: AsyncSession, settings: Settings
+) -> tuple[User, float]:
+    """The active user an access token names, and when the token expires (a Unix time).
+
+    AuthenticationError for anyone else. Requests reach it through `CurrentUser`; a feed's
+    WebSocket calls it with the token of its first message, and again now and then.
+    """
     claims = decode_token(token, "access", settings=settings)
     try:
         user = await services.get(session=session, user_id=uuid.UUID(str(claims["sub"])))
@@ -40,7 +54,7 @@ async def get_current_user(
         raise InactiveUserError from exc
     if not user.is_active:
         raise InactiveUserError
-    return user
+    return user, float(claims["exp"])
 
 
 # The one way to name the caller: an active user, by construction.

@@ -1,0 +1,1 @@
+"""Real-time: change feeds over WebSockets (feeds.py, sockets.py), fanned out by hub.py."""
