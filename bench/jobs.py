@@ -67,39 +67,72 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def probe(project: Path, env: dict[str, str], *args: str) -> object:
+def probe_command(
+    project: Path, env: dict[str, str], *args: str
+) -> tuple[list[str], dict[str, str]]:
     command = ["taskset", "-c", "1", "uv", "run", "python", str(PROBE), *args]
-    output = run(command, project, env={**env, "PYTHONPATH": str(project)}, timeout=600).stdout
+    return command, {**env, "PYTHONPATH": str(project)}
+
+
+def probe(project: Path, env: dict[str, str], *args: str) -> object:
+    command, probe_env = probe_command(project, env, *args)
+    output = run(command, project, env=probe_env, timeout=600).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    # To uv alone, which passes it to taskiq's supervisor, as a container's PID 1 gets it: the
+    # supervisor stops its worker itself. SIGTERM to the whole group reaches the worker behind
+    # the supervisor's back, and the worker then never exits.
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+
 def drain_with_worker(project: Path, env: dict[str, str], jobs: int, log: Path) -> float:
-    """Start one worker process, time its drain of the queued jobs, stop it with SIGTERM."""
-    with log.open("wb") as log_file:
-        worker = subprocess.Popen(
-            WORKER,
-            cwd=project,
-            env=tool_env(env),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # so a stuck one is SIGKILLed together with its children
+    """Watch the queue, then start one worker; time its drain of the jobs, stop it with SIGTERM."""
+    command, probe_env = probe_command(project, env, "drain", str(jobs), str(DRAIN_TIMEOUT_S))
+    watcher = subprocess.Popen(
+        command,
+        cwd=project,
+        env=tool_env(probe_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    worker = None
+    try:
+        assert watcher.stdout is not None
+        first = watcher.stdout.readline().decode().strip()
+        if first == "watching":
+            with log.open("wb") as log_file:
+                worker = subprocess.Popen(
+                    WORKER,
+                    cwd=project,
+                    env=tool_env(env),
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # so a stuck one is SIGKILLed with its children
+                )
+        out, err = watcher.communicate(timeout=DRAIN_TIMEOUT_S + 60)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+        if worker is not None:
+            stop_worker(worker)
+    if watcher.returncode != 0 or first != "watching":
+        worker_log = log.read_text()[-3000:] if log.exists() else "(not started)"
+        raise BenchError(
+            f"the drain probe failed ({watcher.returncode}): {first}{out.decode()}"
+            f"{err.decode()[-2000:]}\n--- worker log ---\n{worker_log}"
         )
-        try:
-            seconds = probe(project, env, "drain", str(jobs), str(DRAIN_TIMEOUT_S))
-        except BenchError as exc:
-            raise BenchError(f"{exc}\n--- worker log ---\n{log.read_text()[-3000:]}") from None
-        finally:
-            # To uv alone, which passes it to taskiq's supervisor, as a container's PID 1 gets
-            # it: the supervisor stops its worker itself. SIGTERM to the whole group reaches
-            # the worker behind the supervisor's back, and the worker then never exits.
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
-    assert isinstance(seconds, float)
+    seconds = json.loads(out.decode().strip().splitlines()[-1])
+    if not isinstance(seconds, float) or seconds <= 0:
+        raise BenchError(f"the drain probe measured {seconds!r} s for {jobs} jobs")
     return seconds
 
 

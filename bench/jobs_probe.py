@@ -7,9 +7,10 @@
 REDIS_URL and JOBS_KEY_PREFIX come from the environment, as the app and the worker read them.
 `enqueue` times each `Job.enqueue` of the bench's no-op job from a process with a started
 runtime, as a request handler calls it; the jobs stay queued. `drain` watches the workers'
-consumer group on Redis while a worker (started by bench/jobs.py) takes them: from its first
-read to the moment every job was read and acknowledged. `clean` deletes every key under the
-prefix, and only those.
+consumer group on Redis while a worker takes them: from its first read to the moment every job
+was read and acknowledged. It prints `watching` once it has polled, and bench/jobs.py starts the
+worker only then, so the first read cannot happen unseen (that measured a drain of 0 s).
+`clean` deletes every key under the prefix, and only those.
 """
 
 import asyncio
@@ -57,10 +58,16 @@ async def drain(jobs: int, timeout: float) -> float:
     redis: Any = Redis.from_url(str(settings.redis_url))
     deadline = time.perf_counter() + timeout
     started: float | None = None
+    announced = False
     try:
         while time.perf_counter() < deadline:
             progress = await group_progress(redis, f"{prefix}:queue", f"{prefix}:workers")
             now = time.perf_counter()
+            if not announced:
+                if progress is not None and progress[0]:
+                    raise SystemExit("the jobs were being read before the drain was watched")
+                print("watching", flush=True)
+                announced = True
             if progress is not None:
                 read, pending = progress
                 if read and started is None:

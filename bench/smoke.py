@@ -110,7 +110,7 @@ def report_problems(report: str, out: Path) -> list[str]:
         if not re.search(rf"\| {row} \| {NUMBER} (?:ms|jobs/s) \| {SPREAD} ", report):
             found.append(f"report.md lacks the jobs figure {row!r}")
     for layer in LAYERS:
-        if not re.search(rf"\| {layer} \| {NUMBER} \({SPREAD}, n=2\) \| ", report):
+        if not re.search(rf"\| {re.escape(layer)} \| {NUMBER} \({SPREAD}, n=2\) \| ", report):
             found.append(f"report.md lacks the layer {layer!r}")
     chart = out / "chart.png"
     if not chart.exists() or chart.stat().st_size < 10_000:

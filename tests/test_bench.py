@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import comparisons, report, smoke
+from bench.config import Config
 from bench.load import APPS, OPERATIONS, Cell, LoadResults
 from bench.stats import Sample
 
@@ -157,3 +158,14 @@ def test_missing_or_zero_cache_and_feed_figures_are_named() -> None:
         "realtime: cache figures for ['a'] only",
         "realtime: fan-out figures missing with or without Redis",
     ]
+
+
+def test_the_layer_table_as_written_is_found_by_the_smoke_check(tmp_path: Path) -> None:
+    load = loaded(generated=1.0, raw=0.2)
+    load.layers["SQLite"] = {layer: Sample([100.0, 120.0]) for layer in smoke.LAYERS}
+    table = "\n".join(comparisons.layer_table(Config.from_env(str(tmp_path)), load))
+
+    problems = smoke.report_problems(table, tmp_path)
+
+    assert not [p for p in problems if "layer" in p]
+    assert "report.md lacks the layer 'ORM + JSON'" in smoke.report_problems("", tmp_path)
