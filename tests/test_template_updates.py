@@ -54,7 +54,7 @@ def test_cruft_create_from_a_git_url_records_the_template_and_ships_the_feature_
         "description": "A FastAPI service.",
         "author_name": "Your Name",
         "author_email": "you@example.com",
-        "python_version": "3.12",
+        "python_version": "3.13",
         "init_git": False,
     }
     assert (project / ".feature-template").is_dir()

@@ -332,6 +332,26 @@ if REDIS_URL:  # Only on Redis: without it no two processes share a cache, and n
         assert loads.calls == 1
         assert rows == [Row(id="a", value=1)] * 10
 
+    async def test_a_load_another_process_finished_just_before_the_lock_is_used(
+        redis_test_settings: Settings, clients: list[Redis], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """This process missed, then the other filled the key and let go of its lock before
+        this one took it: the lock's winner reads the value instead of loading it again."""
+        other, this = Cache(), Cache()
+        other.use(redis_test_settings, clients[0])
+        this.use(redis_test_settings, clients[1])
+        take_lock = this._backend.lock
+
+        async def lock_after_the_other_filled(namespace: str, key: str, seconds: float) -> bool:
+            await read(Loads(value=7), on=other)
+            return await take_lock(namespace, key, seconds)
+
+        monkeypatch.setattr(this._backend, "lock", lock_after_the_other_filled)
+        loads = Loads()
+
+        assert await read(loads, on=this) == Row(id="a", value=7)
+        assert loads.calls == 0
+
     async def test_a_redis_that_comes_back_drops_what_changed_while_it_was_away(
         redis_test_settings: Settings,
     ) -> None:

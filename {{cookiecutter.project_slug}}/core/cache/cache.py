@@ -149,7 +149,13 @@ class Cache:
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while True:
             if await self._backend.lock(namespace, key, LOCK_SECONDS):
-                return None, token, True
+                # The process that held the lock may have filled the key and let go of it since
+                # our last read: read again, or its load would run a second time here.
+                value, token = await self._backend.read(namespace, key)
+                if value is None:
+                    return None, token, True
+                await self._backend.unlock(namespace, key)
+                return value, token, False
             if time.monotonic() >= deadline:
                 return None, token, False
             await asyncio.sleep(POLL_SECONDS)
