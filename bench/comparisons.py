@@ -158,4 +158,48 @@ def layer_table(cfg: Config, load: LoadResults) -> list[str]:
         + ".",
         "",
     ]
+    return lines + baseline_layer_table(cfg, load)
+
+
+def baseline_layer_table(cfg: Config, load: LoadResults) -> list[str]:
+    """Each layer's cost now and at BENCH_BASELINE: what the changes since bought, where."""
+    databases = [db for db in load.layers if load.baseline_layers.get(db)]
+    if not databases:
+        return []
+    lines = [
+        f"#### Layer by layer against the baseline ({cfg.baseline})",
+        "",
+        "The same probe on the baseline's app, after its load. What each layer *adds* to the one "
+        "above, in CPU \u00b5s per GET by id (medians), now and then: the difference is what the "
+        "changes since bought in that layer.",
+        "",
+        "| Layer adds | " + " | ".join(f"{db} now | then | gain" for db in databases) + " |",
+        "|---|" + "---|---|---|" * len(databases),
+    ]
+    rows = [*load.layers[databases[0]], "app layer (whole app over ORM + JSON)"]
+    for row in rows:
+        cells = []
+        for db in databases:
+            now, then = added_us(load.layers[db], row), added_us(load.baseline_layers[db], row)
+            cells += [f"{now:.0f}", f"{then:.0f}", f"{then - now:+.0f}"]
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    totals = []
+    for db in databases:
+        now, then = (
+            load.layers[db]["FastAPI app"].median,
+            load.baseline_layers[db]["FastAPI app"].median,
+        )
+        totals += [f"{now:.0f}", f"{then:.0f}", f"{then - now:+.0f}"]
+    lines += ["| **whole app** | " + " | ".join(totals) + " |", ""]
     return lines
+
+
+def added_us(layers: dict[str, Sample], row: str) -> float:
+    """What `row` adds above the layer before it (the driver: all of it); NaN if missing."""
+    if row.startswith("app layer"):
+        return app_layer_us(layers)
+    names = list(layers)
+    if row not in layers:
+        return float("nan")
+    above = names.index(row) - 1
+    return layers[row].median - (layers[names[above]].median if above >= 0 else 0.0)

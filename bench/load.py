@@ -68,6 +68,8 @@ class LoadResults:
     error_lines: dict[str, int] = field(default_factory=dict)
     # layers[database][layer]: CPU microseconds per GET by id, one value per round (layers.py)
     layers: dict[str, dict[str, Sample]] = field(default_factory=dict)
+    # The same for BENCH_BASELINE's app, when the run has one (what each layer gained since)
+    baseline_layers: dict[str, dict[str, Sample]] = field(default_factory=dict)
 
 
 def ensure_wrk() -> str:
@@ -216,6 +218,15 @@ def measure_database(
     # After the servers stopped, so nothing else wants the core.
     say(f"{name}: GET by id layer by layer, in one process")
     results.layers[name] = measure_layers(cfg, project, app_env, ids[0])
+    if baseline is not None:
+        say(f"{name}: the baseline's GET by id layer by layer")
+        baseline_env = {**SERVED_ENV, **baseline[1]}
+        try:
+            results.baseline_layers[name] = measure_layers(
+                cfg, baseline[0], baseline_env, ids_of[BASELINE][0]
+            )
+        except BenchError as exc:  # a baseline older than layers.py's view of an app
+            say(f"{name}: no layer figures for the baseline: {str(exc)[-500:]}")
 
 
 def measure_layers(

@@ -1,5 +1,6 @@
 """The bench's own checks and arithmetic, without running it (`make bench-smoke` runs it)."""
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -169,3 +170,20 @@ def test_the_layer_table_as_written_is_found_by_the_smoke_check(tmp_path: Path) 
 
     assert not [p for p in problems if "layer" in p]
     assert "report.md lacks the layer 'ORM + JSON'" in smoke.report_problems("", tmp_path)
+
+
+def test_the_baseline_layer_table_says_what_each_layer_gained(tmp_path: Path) -> None:
+    load = loaded(generated=1.0, raw=0.2)
+    now = {"driver": 100.0, "SQLAlchemy Core": 150.0, "ORM + JSON": 400.0, "FastAPI app": 600.0}
+    then = {"driver": 100.0, "SQLAlchemy Core": 300.0, "ORM + JSON": 600.0, "FastAPI app": 1100.0}
+    load.layers["SQLite"] = {layer: Sample([us]) for layer, us in now.items()}
+    load.baseline_layers["SQLite"] = {layer: Sample([us]) for layer, us in then.items()}
+    cfg = dataclasses.replace(Config.from_env(str(tmp_path)), baseline="054f1d5")
+
+    rows = comparisons.baseline_layer_table(cfg, load)
+
+    assert "| SQLAlchemy Core | 50 | 200 | +150 |" in rows
+    assert "| app layer (whole app over ORM + JSON) | 200 | 500 | +300 |" in rows
+    assert "| **whole app** | 600 | 1100 | +500 |" in rows
+    load.baseline_layers.clear()
+    assert comparisons.baseline_layer_table(cfg, load) == []
