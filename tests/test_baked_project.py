@@ -1,10 +1,10 @@
-"""A freshly baked project, untouched, passes its own checks on both supported Pythons."""
+"""A freshly baked project, untouched, passes its own checks on both supported Pythons (its
+suites on the default one run in test_feature.py, with features added)."""
 
 from pathlib import Path
 
 import pytest
 
-from bench import pg
 from tests.baking import bake, get_status, run, serve
 
 pytestmark = pytest.mark.slow
@@ -46,18 +46,28 @@ def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     return project
 
 
+# On the default Python, test_feature.py runs these, and `make test-postgres`, on a project
+# with features (this one's code and more).
+ONLY_ON_312 = pytest.mark.parametrize(
+    "project", [pytest.param("3.12", marks=pytest.mark.xdist_group("baked-3.12"))], indirect=True
+)
+
+
 def test_the_lock_file_matches_pyproject(project: Path) -> None:
     run(["uv", "lock", "--check"], project)
 
 
+@ONLY_ON_312
 def test_lint_and_format_are_clean(project: Path) -> None:
     run(["make", "lint"], project)
 
 
+@ONLY_ON_312
 def test_mypy_strict_is_clean(project: Path) -> None:
     run(["make", "typecheck"], project)
 
 
+@ONLY_ON_312
 def test_the_suite_passes_on_sqlite_without_touching_the_dev_database(project: Path) -> None:
     # app.db and, in WAL mode, its app.db-wal and app.db-shm companions.
     assert not list(project.glob("app.db*"))
@@ -67,16 +77,6 @@ def test_the_suite_passes_on_sqlite_without_touching_the_dev_database(project: P
     assert " passed" in result.stdout
     assert " failed" not in result.stdout
     assert not list(project.glob("app.db*"))
-
-
-def test_make_test_postgres_creates_its_database_and_passes(project: Path) -> None:
-    # As the baked README says: one command, on a server where the database does not exist yet.
-    with pg.unborn_database() as url:
-        result = run(["make", "test-postgres", f"TEST_POSTGRES_URL={url}"], project)
-
-    assert "Created the database" in result.stdout
-    assert " passed" in result.stdout
-    assert " failed" not in result.stdout
 
 
 def test_migrations_round_trip_and_match_the_models(project: Path) -> None:

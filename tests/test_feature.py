@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bench import pg
 from tests.baking import FEATURES, TEST_REDIS_URL, assert_refused, run, snapshot
 
 # The session's one project with features (conftest's `feature_project`), on one worker.
@@ -115,20 +116,30 @@ def test_static_checks_stay_clean(project: Path) -> None:
 VERBOSE = "PYTEST_ARGS=-n auto -v"
 
 
-def test_generated_suites_pass_on_sqlite(project: Path) -> None:
+def test_generated_suites_pass_on_sqlite_without_touching_the_dev_database(project: Path) -> None:
+    # app.db and, in WAL mode, its -wal and -shm companions: as `make migrate` left them.
+    dev_database = {path.name: path.read_bytes() for path in project.glob("app.db*")}
+
     result = run(["make", "test", VERBOSE], project)
 
     for name in FEATURES:
         assert f"features/{name}/tests/test_routes.py" in result.stdout
         assert f"features/{name}/tests/test_services.py" in result.stdout
     assert " failed" not in result.stdout
+    assert {path.name: path.read_bytes() for path in project.glob("app.db*")} == dev_database
 
 
-def test_generated_suites_pass_on_postgresql_and_redis(project: Path, postgres_url: str) -> None:
+def test_make_test_postgres_creates_its_database_and_passes_on_redis_too(project: Path) -> None:
+    # As the baked README says: one command, on a server where the database does not exist yet.
     # On Redis too: the jobs, cache and feed tests run once more on it (tests/backends.py).
-    env = {"TEST_DATABASE_URL": postgres_url, "TEST_REDIS_URL": TEST_REDIS_URL}
-    result = run(["make", "test", VERBOSE], project, env=env)
+    with pg.unborn_database() as url:
+        result = run(
+            ["make", "test-postgres", f"TEST_POSTGRES_URL={url}", VERBOSE],
+            project,
+            env={"TEST_REDIS_URL": TEST_REDIS_URL},
+        )
 
+    assert "Created the database" in result.stdout
     assert "features/orders/tests/test_routes.py" in result.stdout
     for test in ("test_a_second_read_does_not_touch_the_table[redis]",
                  "test_a_subscriber_hears_each_change_as_the_api_shows_it[redis]",

@@ -28,10 +28,11 @@ def server_env(**extra: str) -> dict[str, str]:
     return {**env, "SECRET_KEY": "s" * 48, "ENVIRONMENT": "test", **extra}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server(test_settings: Settings) -> Iterator[int]:
+    """One real server for the module's tests (each checks it still answers afterwards)."""
     port = free_port()
-    env = server_env(DATABASE_URL=test_settings.database_url, SERVER_HEADER_TIMEOUT="1")
+    env = server_env(DATABASE_URL=test_settings.database_url, SERVER_HEADER_TIMEOUT="0.5")
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
         [sys.executable, "-m", "core.server", "--port", str(port)],
         cwd=PROJECT_DIR,
@@ -140,10 +141,10 @@ def test_a_request_head_that_never_ends_is_dropped(server: int) -> None:
 def test_a_complete_request_is_not_cut_by_the_head_deadline(server: int) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", server, timeout=5)
     try:
-        for _ in range(3):  # the deadline restarts for each request on the connection
+        for _ in range(3):  # the deadline (0.5 s) restarts for each request on the connection
             connection.request("GET", "/health/live")
             response = connection.getresponse()
             assert (response.status, response.read()) == (200, b'{"status":"ok"}')
-            time.sleep(0.6)
+            time.sleep(0.3)
     finally:
         connection.close()
