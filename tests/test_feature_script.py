@@ -273,9 +273,21 @@ def test_no_fields_means_a_name_and_an_optional_description() -> None:
 
 
 def test_the_reserved_field_names_include_every_sqlmodel_attribute() -> None:
+    from sqlmodel import SQLModel  # the version the baked project locks (tested below)
+
+    public = {name for name in dir(SQLModel) if not name.startswith("_")}
     reserved = feature.reserved_fields()
 
+    assert public - feature.SQLMODEL_ATTRIBUTES == set(), "add them to SQLMODEL_ATTRIBUTES"
     assert {"id", "owner_id", "limit", "q", "metadata", "model_config", "model_dump"} <= reserved
+
+
+def test_the_template_uses_the_sqlmodel_these_tests_import() -> None:
+    from importlib.metadata import version
+
+    lock = (TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "uv.lock").read_text()
+
+    assert f'name = "sqlmodel"\nversion = "{version("sqlmodel")}"' in lock
 
 
 @pytest.mark.parametrize(
