@@ -81,7 +81,10 @@ python_image() {
   version="${version%-slim}"
   have "$tag" && return
   local python prefix dir
-  python="$(uv python find --no-project "$version")" || die "no Python $version on this machine for $tag"
+  # PYENV_VERSION: a pyenv shim on PATH answers only for the versions pyenv selects, which a
+  # baked project's .python-version does in its own folder but nothing does here.
+  python="$(PYENV_VERSION="$version" uv python find --no-project "$version")" \
+    || die "no Python $version on this machine for $tag"
   prefix="$("$python" -c 'import sys; print(sys.base_prefix)')"
   log "building $tag from $prefix"
   dir="$(mktemp -d)"
