@@ -89,6 +89,17 @@ def bake(output_dir: Path, **context: Any) -> Path:
     return Path(project)
 
 
+def bake_with_features(output_dir: Path, features: Mapping[str, list[str]], message: str) -> Path:
+    """Bake, sync, `make feature` each of `features` (name: its arguments), `make migrate`."""
+    project = bake(output_dir)
+    run(["uv", "sync", "--locked", "--compile-bytecode"], project)
+    for name, args in features.items():
+        result = run(["make", "feature", f"NAME={name}", *args], project)
+        assert f"Created features/{name}/" in result.stdout
+    run(["make", "migrate", f"MSG={message}"], project)
+    return project
+
+
 def bake_cli(output_dir: Path, *answers: str) -> subprocess.CompletedProcess[str]:
     """Bake through the real `cookiecutter` command, as a user would."""
     return subprocess.run(

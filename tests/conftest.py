@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from bench import pg
-from tests.baking import FEATURES, bake, run
+from tests.baking import FEATURES, bake_with_features
 
 
 @pytest.fixture
@@ -26,10 +26,4 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def feature_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A baked project with `FEATURES` added and migrated (tests in xdist group "feature")."""
-    project = bake(tmp_path_factory.mktemp("feature"))
-    run(["uv", "sync", "--locked", "--compile-bytecode"], project)
-    for name, args in FEATURES.items():
-        result = run(["make", "feature", f"NAME={name}", *args], project)
-        assert f"Created features/{name}/" in result.stdout
-    run(["make", "migrate", "MSG=add shop"], project)
-    return project
+    return bake_with_features(tmp_path_factory.mktemp("feature"), FEATURES, "add shop")

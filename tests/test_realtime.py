@@ -29,7 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bench import pg
-from tests.baking import TEST_REDIS_URL, bake, http_json, run, serve
+from tests.baking import TEST_REDIS_URL, bake_with_features, http_json, run, serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("realtime")]
 
@@ -53,12 +53,7 @@ class Servers:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = bake(tmp_path_factory.mktemp("realtime"))
-    run(["uv", "sync", "--locked", "--compile-bytecode"], project)
-    for name, args in FEATURES.items():
-        run(["make", "feature", f"NAME={name}", *args], project)
-    run(["make", "migrate", "MSG=add notes and tags"], project)
-    return project
+    return bake_with_features(tmp_path_factory.mktemp("realtime"), FEATURES, "add notes and tags")
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bench import pg
-from tests.baking import assert_refused, bake, http_json, run, serve
+from tests.baking import assert_refused, bake_with_features, http_json, run, serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("relations")]
 
@@ -41,12 +41,7 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = bake(tmp_path_factory.mktemp("relations"))
-    run(["uv", "sync", "--locked", "--compile-bytecode"], project)
-    for name, args in SHOP.items():
-        run(["make", "feature", f"NAME={name}", *args], project)
-    run(["make", "migrate", "MSG=add shop"], project)
-    return project
+    return bake_with_features(tmp_path_factory.mktemp("relations"), SHOP, "add shop")
 
 
 def test_the_migration_has_foreign_keys_checks_defaults_and_indexes(project: Path) -> None:
