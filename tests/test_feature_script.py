@@ -204,7 +204,7 @@ def test_an_import_block_is_grouped_merged_and_sorted() -> None:
         ("pages", "makes a model class 'Page'"),
         ("datas", "makes a variable 'data'"),
         ("queries", "makes a model class 'Query'"),
-        ("routers", "makes a variable 'router'"),
+        ("routers", "makes a model class 'Router'"),
     ],
 )
 def test_a_name_the_templates_use_is_refused(name: str, message: str) -> None:

@@ -36,7 +36,6 @@ import os
 import time
 from pathlib import Path
 
-from fastapi import APIRouter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.dependencies import SessionDep
@@ -44,6 +43,7 @@ from core.events import Event, emit
 from core.exceptions import ConflictError
 from core.jobs.declare import Schedule, job
 from core.jobs.retry import RetryPolicy
+from core.routing import Router
 from features.users.jobs import purge_refresh_tokens
 
 LOG = Path(os.environ["PROBE_LOG"])
@@ -90,7 +90,7 @@ async def on_poked(event: Poked) -> None:
     record("heard", event.token)
 
 
-router = APIRouter(prefix="/probe")
+router = Router(prefix="/probe")
 
 
 @router.post("/poke/{token}", status_code=204)

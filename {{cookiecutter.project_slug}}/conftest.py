@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.database import create_engine
-from core.dependencies import committed, get_session, get_sessions
+from core.dependencies import get_session, get_sessions, hold_session
 from core.jobs import runtime as jobs_runtime
 from core.logging import configure_logging
 from features.users.permissions import Role
@@ -130,10 +130,10 @@ def stream(test_settings: Settings) -> Iterator[io.StringIO]:
 def app(test_settings: Settings, session: AsyncSession) -> Iterator[FastAPI]:
     app = create_app(test_settings)
 
-    async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
-        # The same commit-or-rollback contract as `get_session`, on the test's transaction.
-        async with committed(session):
-            yield session
+    async def session_in_test_transaction(request: Request) -> AsyncSession:
+        # Committed or rolled back by the route as `get_session`'s is, on the test's
+        # transaction (a savepoint), and left open for the test.
+        return hold_session(request, session, close=False)
 
     app.dependency_overrides[get_session] = session_in_test_transaction
     # A WebSocket opens its own short sessions: here they are the test's too.

@@ -24,6 +24,7 @@ from core.openapi import operation_id
 from core.rate_limit import check_store, create_store
 from core.realtime.hub import hub
 from core.redis import connect as connect_redis
+from core.routing import Route
 from core.schemas import ErrorResponse
 from core.telemetry import OFF, create_telemetry
 from features.registry import EVENT_HANDLERS, JOBS, OPENAPI_TAGS, ROUTERS
@@ -85,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # (422, only where an operation takes input, gets the same shape in core/openapi.py.)
         responses={500: {"model": ErrorResponse}},
     )
+    # Routes declared on the app itself end their sessions too, as a core.routing.Router's do.
+    app.router.route_class = Route
     install_openapi(app, api_prefix=settings.api_prefix)
     app.state.settings = settings
     app.state.engine = engine

@@ -2,14 +2,15 @@
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.database_errors import unavailable_reason
 from core.exceptions import ServiceUnavailableError
+from core.routing import Router
 
-router = APIRouter(prefix="/health", tags=["health"])
+router = Router(prefix="/health", tags=["health"])
 # The API docs' description of this router's tag (main.py lists it first).
 TAG = {"name": "health", "description": "Probes for load balancers and orchestrators."}
 

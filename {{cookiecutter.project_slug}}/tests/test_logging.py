@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
 from uvicorn.config import LOGGING_CONFIG
@@ -24,10 +24,11 @@ from uvicorn.config import LOGGING_CONFIG
 from conftest import PROJECT_DIR
 from core.dependencies import SessionDep
 from core.logging import configure_logging
+from core.routing import Router
 from main import create_app
 from settings import Environment, Settings
 
-router = APIRouter(prefix="/_test-logging")
+router = Router(prefix="/_test-logging")
 
 
 @router.get("/work")

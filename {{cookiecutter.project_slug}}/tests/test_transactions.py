@@ -15,10 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.dependencies import SessionDep
+from core.routing import Router
 from main import create_app
 from settings import Settings
 
-router = APIRouter(prefix="/_test-notes")
+router = Router(prefix="/_test-notes")
+# FastAPI's own router: its routes do not end sessions (core/routing.py).
+plain_router = APIRouter(prefix="/_test-plain-notes")
 
 
 async def insert_note(session: AsyncSession, *, body: str, parent: str | None = None) -> None:
@@ -59,6 +62,12 @@ async def hit_note(body: str, session: SessionDep) -> None:
     )
 
 
+@plain_router.post("/{body}", status_code=status.HTTP_201_CREATED)
+async def create_plain_note(body: str, session: SessionDep) -> dict[str, str]:
+    await insert_note(session, body=body)
+    return {"body": body}
+
+
 @pytest.fixture
 async def notes_client(test_settings: Settings, engine: AsyncEngine) -> AsyncIterator[AsyncClient]:
     async with engine.begin() as connection:
@@ -68,6 +77,7 @@ async def notes_client(test_settings: Settings, engine: AsyncEngine) -> AsyncIte
         )
     app = create_app(test_settings)
     app.include_router(router)
+    app.include_router(plain_router)
     transport = ASGITransport(app=app, raise_app_exceptions=False)
     try:
         async with (
@@ -129,3 +139,13 @@ async def test_concurrent_requests_that_read_then_write_all_succeed(
     async with engine.connect() as connection:
         hits = await connection.exec_driver_sql("SELECT hits FROM _test_notes")
         assert hits.scalar_one() == 12
+
+
+async def test_a_session_on_a_route_that_would_not_commit_it_is_refused(
+    notes_client: AsyncClient, engine: AsyncEngine
+) -> None:
+    # Nothing would commit it: the 201 would be a lost write.
+    response = await notes_client.post("/_test-plain-notes/lost")
+
+    assert response.status_code == 500
+    assert await stored_bodies(engine) == []

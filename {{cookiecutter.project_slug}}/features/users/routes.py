@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 
@@ -15,6 +15,7 @@ from core.responses import (
     UNAUTHORIZED,
     Responses,
 )
+from core.routing import Router
 from core.schemas import Page
 from features.users import services, tokens
 from features.users.dependencies import CurrentUser, UsersAdmin, ValidUser, can_read_users
@@ -33,8 +34,8 @@ from features.users.schemas import (
     UserSelfUpdate,
 )
 
-auth_router = APIRouter(prefix="/auth", tags=["auth"])
-router = APIRouter(prefix="/users", tags=["users"], responses=UNAUTHORIZED)
+auth_router = Router(prefix="/auth", tags=["auth"])
+router = Router(prefix="/users", tags=["users"], responses=UNAUTHORIZED)
 # The API docs' descriptions of the two tags; features/registry.py lists them.
 AUTH_TAG = {"name": "auth", "description": "Sign up, sign in, and refresh or revoke tokens."}
 INVALID_GRANT: Responses = {
