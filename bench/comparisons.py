@@ -120,7 +120,8 @@ def layer_table(cfg: Config, load: LoadResults) -> list[str]:
         "",
         "`bench/layers.py` in one process pinned to core 0, no server and no socket, after the "
         f"load above: {cfg.layer_rounds} rounds of {cfg.layer_operations} sequential GETs by id "
-        "per layer, each layer doing what the one above does and more. CPU \u00b5s per GET "
+        "per layer, the layers taking turns round by round, each doing what the one above does "
+        "and more. CPU \u00b5s per GET "
         "(process CPU, every thread), median (min\N{EN DASH}max); *+* is what the layer adds "
         "to the one above.",
         "",

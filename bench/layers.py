@@ -95,15 +95,19 @@ def asgi_get(app: Any, path: str) -> Operation:
     return call
 
 
-async def per_round(operation: Operation, count: int, rounds: int) -> list[float]:
-    for _ in range(min(count, 200)):  # pools, statement caches, first-call imports
-        await operation()
-    figures = []
-    for _ in range(rounds):
-        started = time.process_time()
-        for _ in range(count):
+async def per_layer(layers: dict[str, Operation], count: int, rounds: int) -> dict[str, list[float]]:
+    """`count` operations of each layer per round, the layers taking turns round by round, so
+    that a slower spell of the machine falls on every layer alike and the differences hold."""
+    for operation in layers.values():
+        for _ in range(min(count, 200)):  # pools, statement caches, first-call imports
             await operation()
-        figures.append((time.process_time() - started) / count * 1e6)
+    figures: dict[str, list[float]] = {name: [] for name in layers}
+    for _ in range(rounds):
+        for name, operation in layers.items():
+            started = time.process_time()
+            for _ in range(count):
+                await operation()
+            figures[name].append((time.process_time() - started) / count * 1e6)
     return figures
 
 
@@ -127,16 +131,18 @@ async def main(item_id: uuid.UUID, count: int, rounds: int) -> dict[str, list[fl
         return ItemRead.model_validate(await orm_get()).model_dump_json()
 
     driver, close_driver = await driver_get(url, item_id)
-    figures: dict[str, list[float]] = {}
     async with app.router.lifespan_context(app):
-        for name, operation in (
-            ("driver", driver),
-            ("SQLAlchemy Core", core_get),
-            ("ORM session", orm_get),
-            ("ORM + JSON", orm_json_get),
-            ("FastAPI app", asgi_get(app, f"/items/{item_id}")),
-        ):
-            figures[name] = await per_round(operation, count, rounds)
+        figures = await per_layer(
+            {
+                "driver": driver,
+                "SQLAlchemy Core": core_get,
+                "ORM session": orm_get,
+                "ORM + JSON": orm_json_get,
+                "FastAPI app": asgi_get(app, f"/items/{item_id}"),
+            },
+            count,
+            rounds,
+        )
     await close_driver()
     return figures
 
