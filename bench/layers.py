@@ -95,7 +95,9 @@ def asgi_get(app: Any, path: str) -> Operation:
     return call
 
 
-async def per_layer(layers: dict[str, Operation], count: int, rounds: int) -> dict[str, list[float]]:
+async def per_layer(
+    layers: dict[str, Operation], count: int, rounds: int
+) -> dict[str, list[float]]:
     """`count` operations of each layer per round, the layers taking turns round by round, so
     that a slower spell of the machine falls on every layer alike and the differences hold."""
     for operation in layers.values():
