@@ -8,6 +8,7 @@ through Redis too with TEST_REDIS_URL (tests/backends.py).
 import asyncio
 import io
 import json
+import math
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -63,14 +64,16 @@ async def fanout(request: pytest.FixtureRequest, test_settings: Settings) -> Asy
         yield request.param
 
 
-def token_for(account: Account, settings: Settings, *, expires_in: float) -> str:
+def token_for(account: Account, settings: Settings, *, expires_in: int) -> str:
     now = datetime.now(UTC)
     claims = {
         "sub": str(account.user.id),
         "type": "access",
         "jti": uuid.uuid4().hex,
         "iat": now,
-        "exp": now + timedelta(seconds=expires_in),
+        # JWT times are whole seconds, cut down: rounded up here, so that a token has at least
+        # `expires_in` seconds left, not as little as a millisecond.
+        "exp": math.ceil((now + timedelta(seconds=expires_in)).timestamp()),
     }
     return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm="HS256")
 
@@ -140,7 +143,8 @@ async def test_a_bad_first_message_is_a_policy_violation(feed_app: FastAPI, firs
 async def test_an_expired_token_is_refused(
     feed_app: FastAPI, alice: Account, test_settings: Settings
 ) -> None:
-    token = token_for(alice, test_settings, expires_in=-1)
+    # Two seconds back: JWT times are whole seconds, so one back can still be this second.
+    token = token_for(alice, test_settings, expires_in=-2)
     async with connect(feed_app, "/_test/feed") as socket:
         await socket.send_json({"type": "auth", "token": token})
         closed = await socket.closed()
