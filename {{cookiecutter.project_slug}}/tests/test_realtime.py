@@ -64,7 +64,7 @@ async def fanout(request: pytest.FixtureRequest, test_settings: Settings) -> Asy
         yield request.param
 
 
-def token_for(account: Account, settings: Settings, *, expires_in: int) -> str:
+def token_for(account: Account, settings: Settings, *, expires_in: float) -> str:
     now = datetime.now(UTC)
     claims = {
         "sub": str(account.user.id),
@@ -72,7 +72,7 @@ def token_for(account: Account, settings: Settings, *, expires_in: int) -> str:
         "jti": uuid.uuid4().hex,
         "iat": now,
         # JWT times are whole seconds, cut down: rounded up here, so that a token has at least
-        # `expires_in` seconds left, not as little as a millisecond.
+        # `expires_in` seconds left (and less than a second more), not as little as a millisecond.
         "exp": math.ceil((now + timedelta(seconds=expires_in)).timestamp()),
     }
     return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm="HS256")
@@ -161,7 +161,7 @@ async def test_the_socket_closes_when_its_token_expires_unless_renewed(
     ):
         for socket in (renewed, kept):
             await socket.send_json(
-                {"type": "auth", "token": token_for(alice, test_settings, expires_in=1)}
+                {"type": "auth", "token": token_for(alice, test_settings, expires_in=0.5)}
             )
             assert await socket.receive_json() == {"type": "ready"}
         await signed_in(renewed, alice)  # a fresh token, before the first one expires
@@ -226,7 +226,7 @@ async def test_a_busy_feed_closes_when_the_token_expires(
             await asyncio.sleep(0.02)
 
     async with connect(feed_app, "/_test/feed") as socket:
-        token = token_for(alice, test_settings, expires_in=1)
+        token = token_for(alice, test_settings, expires_in=0.5)
         await socket.send_json({"type": "auth", "token": token})
         assert await socket.receive_json() == {"type": "ready"}
         socket.lag = 0.03  # the client reads a little slower than changes come: never idle

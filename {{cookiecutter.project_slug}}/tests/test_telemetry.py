@@ -1,5 +1,6 @@
 """Opt-in observability: OTLP traces and metrics to a collector, and Prometheus at /metrics."""
 
+import functools
 import io
 import json
 import subprocess
@@ -81,7 +82,9 @@ class Collector:
 @pytest.fixture
 def collector() -> Iterator[Collector]:
     collector = Collector()
-    thread = threading.Thread(target=collector.server.serve_forever, daemon=True)
+    # A short poll, or shutdown() waits out the default half second.
+    serve = functools.partial(collector.server.serve_forever, poll_interval=0.05)
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield collector
     collector.server.shutdown()

@@ -117,7 +117,7 @@ async def test_a_frozen_database_fails_readiness_within_its_bound(
     settings = test_settings.model_copy(
         update={
             "database_url": frozen_database,
-            "health_check_timeout": 1,
+            "health_check_timeout": 0.2,
             "database_connect_timeout": 60,  # readiness has its own, shorter bound
         }
     )
@@ -125,7 +125,7 @@ async def test_a_frozen_database_fails_readiness_within_its_bound(
 
     response = await call(served(settings, stream), "GET", "/health/ready")
 
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 2
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
 
@@ -134,13 +134,13 @@ async def test_a_frozen_database_fails_a_request_within_the_connect_timeout(
     test_settings: Settings, stream: io.StringIO, frozen_database: str
 ) -> None:
     settings = test_settings.model_copy(
-        update={"database_url": frozen_database, "database_connect_timeout": 1}
+        update={"database_url": frozen_database, "database_connect_timeout": 0.2}
     )
     started = time.monotonic()
 
     response = await call(served(settings, stream), "POST", "/_test/write")
 
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 2
     assert_unavailable(response, stream)
 
 
