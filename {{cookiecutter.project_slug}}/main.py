@@ -99,12 +99,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # One layer does what every request needs before and after the routes, in the order its
     # docstring lists: request ID, access line, security headers, header limits, trusted hosts
     # (production), body limit, CORS (if origins are set) and the 500 envelope.
-    app.add_middleware(RequestMiddleware, settings=settings)
+    # With METRICS_ENABLED, it also counts and times each request for /metrics.
+    observe = install_metrics(app) if settings.metrics_enabled else None
+    app.add_middleware(RequestMiddleware, settings=settings, observe=observe)
     register_exception_handlers(app)
     register_database_error_handlers(app)
 
-    if settings.metrics_enabled:
-        install_metrics(app)
     if settings.docs_enabled:
         install_docs(app)
     app.include_router(health_router)

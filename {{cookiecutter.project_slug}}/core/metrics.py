@@ -6,14 +6,12 @@ Counts are per process: run one uvicorn process per container (the default) and 
 add the replicas up.
 """
 
-import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
 
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from core.cache import cache
 from core.realtime.hub import hub
@@ -22,40 +20,16 @@ METRICS_PATH = "/metrics"
 # Requests no route matched share one label, so scanners cannot grow the series without bound.
 UNMATCHED = "<unmatched>"
 
-
-class _Recorder:
-    """Pure ASGI middleware: one count and one latency sample per request."""
-
-    def __init__(self, app: ASGIApp, *, requests: Any, latency: Any) -> None:
-        self.app = app
-        self.requests = requests
-        self.latency = latency
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_noting_status)
-        finally:
-            # The router put the matched route in the scope: its template, not the raw path.
-            route = getattr(scope.get("route"), "path", UNMATCHED)
-            method = scope["method"]
-            self.requests.labels(method=method, route=route, status=str(status)).inc()
-            self.latency.labels(method=method, route=route).observe(time.perf_counter() - start)
+# An HTTP request's scope once answered, its status and how long it took (seconds).
+type Observer = Callable[[Scope, int, float], None]
 
 
-def install_metrics(app: FastAPI) -> None:
-    """Add the recording middleware and the `/metrics` route; call before the app serves."""
+def install_metrics(app: FastAPI) -> Observer:
+    """Add the `/metrics` route; the observer returned counts and times each request.
+
+    core.middleware.RequestMiddleware calls the observer once per request, with the time its
+    access line has, so a request is timed and its status noted once whatever is on.
+    """
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
     from prometheus_client.exposition import generate_latest
@@ -93,9 +67,16 @@ def install_metrics(app: FastAPI) -> None:
 
     registry.register(PoolCollector())
     registry.register(BackingCollector())
-    app.add_middleware(_Recorder, requests=requests, latency=latency)
+
+    def observe(scope: Scope, status: int, seconds: float) -> None:
+        # The router put the matched route in the scope: its template, not the raw path.
+        route = getattr(scope.get("route"), "path", UNMATCHED)
+        method = scope["method"]
+        requests.labels(method=method, route=route, status=str(status)).inc()
+        latency.labels(method=method, route=route).observe(seconds)
 
     async def metrics(_request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_route(METRICS_PATH, metrics, include_in_schema=False)
+    return observe

@@ -8,7 +8,8 @@ request it does, in this order:
 1. request ID: the caller's `X-Request-ID` if short and plain, else a new one; on every log line
    of the request and in the response's `X-Request-ID`;
 2. the access line once the app is done: method, path, status and duration (successful health
-   probes write none; uvicorn's own access log is off);
+   probes write none; uvicorn's own access log is off); with METRICS_ENABLED the same duration
+   goes to the request count and latency (core/metrics.py);
 3. security headers on every response that does not set its own (HSTS in production);
 4. header limits: more than `MAX_REQUEST_HEADERS` headers, or `SERVER_MAX_HEADER_BYTES` of
    them, is a 431 (the server bounds only what it buffers of an unfinished head);
@@ -41,6 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.exceptions import error_response, unexpected_error
 from core.logging import bind_request_id, log_access
+from core.metrics import Observer
 from settings import Settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -64,7 +66,10 @@ type Header = tuple[bytes, bytes]
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+    def __init__(
+        self, app: ASGIApp, *, settings: Settings, observe: Observer | None = None
+    ) -> None:
+        self.observe = observe
         self.cors: dict[str, Any] | None = None
         if settings.cors_origins:
             self.cors = {
@@ -128,12 +133,15 @@ class RequestMiddleware:
             response = await unexpected_error(Request(scope), exc)
             await self.through_cors(response)(scope, receive, send_with_headers)
         finally:
+            seconds = time.perf_counter() - start
+            if self.observe is not None:
+                self.observe(scope, status, seconds)
             if status >= 400 or not scope["path"].startswith(HEALTH_PREFIX):
                 log_access(
                     method=scope["method"],
                     path=scope["path"],
                     status=status,
-                    duration_ms=round((time.perf_counter() - start) * 1000, 2),
+                    duration_ms=round(seconds * 1000, 2),
                 )
 
     async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
