@@ -1,13 +1,8 @@
 """manage.py: core commands, feature command groups, domain errors, and the async shell."""
 
-import os
-import subprocess
-import sys
-
 import typer
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
-from conftest import PROJECT_DIR
 from core.cli import ManageGroup
 from core.exceptions import NotFoundError
 from features.registry import COMMANDS
@@ -84,20 +79,9 @@ def test_a_groups_domain_error_is_one_line_and_exit_status_1() -> None:
     assert failed.stderr == "error: No such order.\n"
 
 
-def run_shell(
-    test_settings: Settings, *args: str, stdin: str = ""
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": test_settings.database_url, "ENVIRONMENT": "development"}
-    return subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "manage.py", "shell", "--plain", *args],
-        cwd=PROJECT_DIR,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def run_shell(test_settings: Settings, *args: str, stdin: str = "") -> Result:
+    # In this process: the root suite's test_feature runs `manage.py shell` as a process.
+    return runner.invoke(app, ["shell", "--plain", *args], input=stdin, obj=test_settings)
 
 
 def test_the_shell_awaits_a_query_read_from_stdin(
@@ -108,7 +92,7 @@ def test_the_shell_awaits_a_query_read_from_stdin(
 
     result = run_shell(test_settings, stdin=script)
 
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.output
     assert "answer 1" in result.stdout
     assert "cache 0" in result.stdout  # the app's cache is there to invalidate by hand
     assert "settings" in result.stderr  # the banner names what is in scope
@@ -122,5 +106,5 @@ def test_the_shell_runs_a_command_and_reports_its_failure(
     result = run_shell(test_settings, "-c", command)
 
     assert result.stdout == "2\n"  # the first line ran
-    assert result.returncode == 1
+    assert result.exit_code == 1
     assert "ZeroDivisionError" in result.stderr
