@@ -30,6 +30,22 @@ def bucket(file: str) -> str:
     return top
 
 
+def stacks(raw: str) -> list[str]:
+    """py-spy's raw output as `frame;frame;... count` lines. With --subprocesses every stack
+    starts with its process's command line, which holds newlines when it is a `python -c`
+    script: those lines are joined back, or the script's lines would be read as stacks."""
+    lines = raw.splitlines()
+    if not lines or not lines[0].startswith("process "):
+        return lines
+    joined: list[str] = []
+    for line in lines:
+        if line.startswith("process ") or not joined:
+            joined.append(line)
+        else:
+            joined[-1] += "\\n" + line
+    return joined
+
+
 def summarize(raw: str, top: int = 15, phases: Mapping[str, str] | None = None) -> str:
     """Phases (samples whose stack holds a marker frame), self time by package, then self and
     inclusive time of the top functions."""
@@ -38,7 +54,7 @@ def summarize(raw: str, top: int = 15, phases: Mapping[str, str] | None = None) 
     self_time: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = idle = 0
-    for line in raw.splitlines():
+    for line in stacks(raw):
         stack, _, count_text = line.rpartition(" ")
         frames = [f for f in stack.split(";") if f and not f.startswith("process ")]
         if not frames or not count_text.isdigit():

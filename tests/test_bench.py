@@ -5,7 +5,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench import comparisons, report, smoke
+from bench import comparisons, profile, report, smoke
 from bench.config import Config
 from bench.load import APPS, OPERATIONS, Cell, LoadResults
 from bench.stats import Sample
@@ -188,3 +188,19 @@ def test_the_baseline_layer_table_says_what_each_layer_gained(tmp_path: Path) ->
     assert "| **whole app** | 600 | 1100 | +500 |" in rows
     load.baseline_layers.clear()
     assert comparisons.baseline_layer_table(cfg, load) == []
+
+
+def test_a_python_c_scripts_lines_in_a_profile_are_not_read_as_stacks() -> None:
+    # py-spy --subprocesses starts each stack with the process's command line, newlines and all.
+    raw = (
+        'process 7:"python -m pytest";main (pytest/__main__.py:9);run (a/b.py:3) 5\n'
+        'process 8:"python -c import x\n'
+        "assert f() == 404\n"
+        'print(1)";<module> (<string>:2);load (sqlalchemy/orm.py:1) 3\n'
+    )
+
+    summary = profile.summarize(raw)
+
+    assert "(8 busy samples)" in summary
+    assert "62.5%  a" in summary
+    assert "37.5%  sqlalchemy" in summary
