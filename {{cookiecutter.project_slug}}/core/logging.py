@@ -6,8 +6,10 @@ Readable console lines in development, one JSON object per line in production, `
 its own logging, and overrides it. Calling it again replaces what the previous call installed.
 """
 
+import json
 import logging
 import sys
+import time
 from contextvars import ContextVar
 from typing import Any, TextIO
 
@@ -56,19 +58,27 @@ class _Handler(logging.StreamHandler[TextIO]):
         self._processors = processors
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self._follow_stderr:
-            self.stream = sys.stderr
-        super().emit(record)
+        # StreamHandler.emit, less its `flush()`, which takes the lock this call already holds.
+        try:
+            if self._follow_stderr:
+                self.stream = sys.stderr
+            self.stream.write(self.format(record) + "\n")
+            self.stream.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
 
     def format(self, record: logging.LogRecord) -> str:
         if not isinstance(record, _EventRecord):
             return super().format(record)
         # The same processors and renderer as any other line, minus the formatter's copies of
         # the record and its fields, which are for records other handlers may also format.
+        # The record stands in for the logger: the processors read only its `name`.
         line: Any = dict(record.event_dict)
-        logger = logging.getLogger(record.name)  # add_logger_name reads the logger's name
+        method = record.levelname.lower()
         for processor in self._processors:
-            line = processor(logger, record.levelname.lower(), line)
+            line = processor(record, method, line)
         return str(line)
 
 
@@ -87,6 +97,38 @@ def log_access(**fields: Any) -> None:
         _access_logger.handle(_EventRecord(_access_logger.name, logging.INFO, event_dict))
 
 
+class _Timestamp:
+    """structlog processor: `timestamp`, ISO 8601 in UTC to the microsecond
+    (`2026-01-31T08:00:00.000123Z`); the second's part is formatted once a second, not per line.
+    """
+
+    def __init__(self) -> None:
+        self._second, self._prefix = -1, ""
+
+    def __call__(self, _logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        event_dict["timestamp"] = f"{self._prefix}.{int((now - second) * 1e6):06d}Z"
+        return event_dict
+
+
+def _unserialisable(value: Any) -> Any:
+    # As structlog's JSONRenderer: an object's own `__structlog__()` if it has one, else repr.
+    to_log = getattr(value, "__structlog__", None)
+    return to_log() if callable(to_log) else repr(value)
+
+
+# One encoder for every line: `json.dumps(..., default=...)` builds a new one per call.
+_json = json.JSONEncoder(default=_unserialisable)
+
+
+def _render_json(_logger: Any, _method: str, event_dict: EventDict) -> str:
+    return _json.encode(event_dict)
+
+
 def _drop_color_message(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
     # uvicorn passes an ANSI-coloured copy of its message in `extra`; it is noise in JSON.
     event_dict.pop("color_message", None)
@@ -98,12 +140,12 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _Timestamp(),
     ]
     if settings.otel_exporter_otlp_endpoint:
         shared.append(add_trace_ids)  # the line's trace_id and span_id, as the collector has them
     renderer: list[Processor] = (
-        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        [structlog.processors.format_exc_info, _render_json]
         if settings.json_logs
         # ConsoleRenderer prints the traceback itself; a plain one, without local variables.
         else [
@@ -133,11 +175,12 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         )
     )
 
-    # No line shows where it was logged from or which thread or process logged it, so `logging`
-    # need not look them up for every record (its HOWTO's "Optimization"): every request writes
-    # an access line, so this is on every request's path.
+    # No line shows where it was logged from or which thread, process or task logged it, so
+    # `logging` need not look them up for every record (its HOWTO's "Optimization"): every
+    # request writes an access line, so this is on every request's path.
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # 3.12+, not in typeshed yet
 
     root = logging.getLogger()
     # Only our own previous handler goes: others (pytest's log capture, say) stay.

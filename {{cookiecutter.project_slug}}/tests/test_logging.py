@@ -5,12 +5,15 @@ import json
 import logging
 import logging.config
 import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +124,26 @@ async def test_a_successful_probe_writes_no_access_line_and_a_failing_one_does(
     assert status == 503
     access = [line for line in json_lines(stream) if line["logger"] == "access"]
     assert [(line["request_id"], line["status"]) for line in access] == [("probe-down", 503)]
+
+
+def test_a_line_is_stamped_in_utc_to_the_microsecond_and_any_value_is_written(
+    json_settings: Settings, stream: io.StringIO
+) -> None:
+    configure_logging(json_settings, stream=stream)
+    before = datetime.now(UTC)
+
+    structlog.get_logger("features.example").info("priced", price=Decimal("1.50"))
+    logging.getLogger("features.example").warning("stdlib line")
+
+    after = datetime.now(UTC)
+    lines = json_lines(stream)
+    assert [line["event"] for line in lines] == ["priced", "stdlib line"]
+    for line in lines:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", line["timestamp"])
+        stamp = datetime.fromisoformat(line["timestamp"])
+        assert before - timedelta(milliseconds=1) <= stamp <= after
+    # A value JSON has no type for is written as its repr, not dropped or failing the line.
+    assert lines[0]["price"] == "Decimal('1.50')"
 
 
 async def test_console_mode_prints_a_readable_traceback(
