@@ -102,7 +102,19 @@ def write_template_record(project: Path, answers: Mapping[str, Any]) -> None:
 
 def copy_feature_template(template_repo: Path, project: Path) -> None:
     """Ship the feature template inside the project, so `make feature` works on its own."""
-    shutil.copytree(template_repo / FEATURE_TEMPLATE_DIR, project / BAKED_FEATURE_TEMPLATE_DIR)
+    shutil.copytree(
+        template_repo / FEATURE_TEMPLATE_DIR,
+        project / BAKED_FEATURE_TEMPLATE_DIR,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+
+
+def remove_bytecode(project: Path) -> None:
+    """Drop the `__pycache__` directories cookiecutter copied from a template checkout whose
+    code ran (its tests import the project's scripts): another checkout's bytecode, which git
+    ignores there and would not ignore in an archive or image built from the project."""
+    for cache in sorted(project.rglob("__pycache__"), reverse=True):
+        shutil.rmtree(cache)
 
 
 def init_git(project: Path) -> None:
@@ -129,6 +141,7 @@ def next_steps(project: Path) -> str:
 def main() -> int:
     answers = json.loads(r"""{{ cookiecutter | tojson }}""")
     project = Path.cwd()
+    remove_bytecode(project)
     write_env_file(project)
     write_template_record(project, answers)
     template_repo = find_template_repo(template_candidates(answers, parent_working_directory()))

@@ -9,8 +9,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from cookiecutter.main import cookiecutter
 
-from tests.baking import TEMPLATE_DIR, bake, bake_cli, leftover_jinja
+from tests.baking import TEMPLATE_DIR, bake, bake_cli, leftover_jinja, scratch_template
 
 OPTIONS = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
 # Any Jinja at all: a variable, a tag or a comment.
@@ -220,7 +221,9 @@ def test_files_copied_without_rendering_hold_no_jinja() -> None:
     for pattern in OPTIONS["_copy_without_render"]:
         path = project_template / pattern
         assert path.exists(), f"{pattern} in _copy_without_render names nothing"
-        copied += [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+        files = path.rglob("*") if path.is_dir() else [path]
+        # Bytecode a test run left in this checkout is no template file (the bake drops it).
+        copied += [p for p in files if p.is_file() and "__pycache__" not in p.parts]
     assert len(copied) > 100
     holding_jinja = [
         str(p.relative_to(project_template))
@@ -244,3 +247,16 @@ def test_a_template_given_as_a_relative_path_bakes_from_anywhere(tmp_path: Path)
 
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "my_service" / ".feature-template").is_dir()
+
+
+def test_a_bake_from_a_checkout_whose_code_ran_ships_no_bytecode(tmp_path: Path) -> None:
+    template = scratch_template(tmp_path / "template")
+    for cache in ("{{cookiecutter.project_slug}}/scripts", "feature-template"):
+        (template / cache / "__pycache__").mkdir()
+        (template / cache / "__pycache__" / "spec.cpython-313.pyc").write_bytes(b"\x00{{")
+
+    options = {"no_input": True, "extra_context": {"init_git": False}}
+    project = Path(cookiecutter(str(template), output_dir=str(tmp_path), **options))
+
+    assert (project / "scripts" / "spec.py").is_file()
+    assert list(project.rglob("__pycache__")) == []
