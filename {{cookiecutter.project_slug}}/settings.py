@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     # Larger request bodies are refused with a 413 before the app reads them.
     max_request_body_bytes: int = Field(default=1_048_576, ge=1)
     # The server (`python -m core.server`: make start, the container). A request head (the
-    # request line and every header) larger than this is refused with a 400; one that is not
+    # request line and every header) larger than this is refused with a 431; one that is not
     # complete within the header timeout (seconds) is dropped (slowloris). Idle keep-alive
     # connections close after the keep-alive timeout; on SIGTERM, requests in flight get the
     # graceful-shutdown timeout to finish.

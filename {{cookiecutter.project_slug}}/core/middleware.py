@@ -65,6 +65,15 @@ HEALTH_PREFIX = "/health/"
 type Header = tuple[bytes, bytes]
 
 
+def headers_too_large(max_headers: int, max_header_bytes: int) -> Response:
+    """The 431 for a head over the limits: from here, or from the server (core/server.py)."""
+    return error_response(
+        status_code=431,
+        code="request_header_fields_too_large",
+        message=f"At most {max_headers} headers of {max_header_bytes} bytes in all are accepted.",
+    )
+
+
 class RequestMiddleware:
     def __init__(
         self, app: ASGIApp, *, settings: Settings, observe: Observer | None = None
@@ -163,14 +172,7 @@ class RequestMiddleware:
     def refusal(self, path: str, head: "_Head") -> ASGIApp | None:
         """The error response for a request refused before the app runs, or None."""
         if head.count > self.max_headers or head.size > self.max_header_bytes:
-            return error_response(
-                status_code=431,
-                code="request_header_fields_too_large",
-                message=(
-                    f"At most {self.max_headers} headers of {self.max_header_bytes} bytes "
-                    "in all are accepted."
-                ),
-            )
+            return headers_too_large(self.max_headers, self.max_header_bytes)
         if not self.host_allowed(path, head.host):
             return _invalid_host()
         length = head.content_length

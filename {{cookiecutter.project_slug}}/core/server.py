@@ -3,11 +3,13 @@
 Before any worker starts, the settings are read once: bad ones print one line per problem and
 exit 2, where uvicorn's workers would each crash with a traceback and be started again forever.
 
-Then uvicorn runs with its pure-Python HTTP parser, h11, because it bounds a request's head
-(SERVER_MAX_HEADER_BYTES: a larger head, or too many headers, is refused with a 400 before the
-app sees it; the default C parser accepts a 64 MB header and spends seconds on it), and with a
-protocol that closes a connection whose request head is not complete within
-SERVER_HEADER_TIMEOUT seconds (slowloris: uvicorn itself waits forever for a first request).
+Then uvicorn runs with its pure-Python HTTP parser, h11, because it bounds what it buffers of a
+request's head (the default C parser accepts a 64 MB header and spends seconds on it), and with a
+protocol that answers a head still arriving past SERVER_MAX_HEADER_BYTES with the same 431 the
+app gives a larger head that arrived whole (core/middleware.py), so the answer does not depend on
+how the bytes were split in transit, and that closes a connection whose request head is not
+complete within SERVER_HEADER_TIMEOUT seconds (slowloris: uvicorn itself waits forever for a
+first request).
 """
 
 import argparse
@@ -21,6 +23,7 @@ import uvicorn
 from pydantic import ValidationError
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from core.middleware import headers_too_large
 from settings import Settings, get_settings
 
 
@@ -41,6 +44,23 @@ class BoundedH11Protocol(H11Protocol):
     def on_response_complete(self) -> None:
         super().on_response_complete()
         self._arm()  # the next request on this connection gets the same deadline
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a head h11 refused: a 431 when h11 refused it for its size."""
+        settings = get_settings()
+        if len(self.conn.trailing_data[0]) <= settings.server_max_header_bytes:
+            super().send_400_response(msg)
+            return
+        refusal = headers_too_large(settings.max_request_headers, settings.server_max_header_bytes)
+        headers = [*refusal.raw_headers, (b"connection", b"close")]
+        reason = b"Request Header Fields Too Large"
+        for event in (
+            h11.Response(status_code=431, headers=headers, reason=reason),
+            h11.Data(data=bytes(refusal.body)),
+            h11.EndOfMessage(),
+        ):
+            self.transport.write(self.conn.send(event) or b"")
+        self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
