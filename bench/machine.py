@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 from bench import pg
+from bench.config import TEMPLATE
 from bench.proc import run
 
 PACKAGES = ("fastapi", "starlette", "sqlmodel", "sqlalchemy", "pydantic", "uvicorn", "uvloop",
@@ -40,6 +41,24 @@ def _first_line(args: list[str]) -> str:
     )
 
 
+def template_version() -> str:
+    """The commit the bench baked, and whether the checkout differed from it (bench/results,
+    which the bench itself rewrites, aside)."""
+    git = ["git", "-C", str(TEMPLATE)]
+    head = subprocess.run(
+        [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    )
+    if head.returncode != 0:
+        return "not a git checkout"
+    changed = subprocess.run(
+        [*git, "status", "--porcelain", "--", ".", ":!bench/results"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return head.stdout.strip() + (" with uncommitted changes" if changed else "")
+
+
 def describe(project: Path, baseline: Path | None = None) -> dict[str, str]:
     """Machine, OS, tools and the baked project's package versions (and the baseline's
     Python, which its own template chose)."""
@@ -51,6 +70,7 @@ def describe(project: Path, baseline: Path | None = None) -> dict[str, str]:
     )
     versions = run([".venv/bin/python", "-c", script], project).stdout
     info = {
+        "Template commit": template_version(),
         "CPU": f"{_cpu_model()}, {os.cpu_count()} cores",
         "Memory": f"{_memory_gib():.1f} GiB",
         "OS": f"{_os_name()}, Linux {platform.release()}",

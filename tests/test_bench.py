@@ -2,10 +2,13 @@
 
 import dataclasses
 import math
+import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench import comparisons, profile, report, smoke
+import pytest
+
+from bench import comparisons, machine, profile, report, smoke
 from bench.config import Config
 from bench.load import APPS, OPERATIONS, Cell, LoadResults
 from bench.stats import Sample
@@ -204,3 +207,24 @@ def test_a_python_c_scripts_lines_in_a_profile_are_not_read_as_stacks() -> None:
     assert "(8 busy samples)" in summary
     assert "62.5%  a" in summary
     assert "37.5%  sqlalchemy" in summary
+
+
+def test_the_report_names_the_commit_measured_and_whether_the_checkout_differed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "bench" / "results").mkdir(parents=True)
+    (tmp_path / "bench" / "results" / "report.md").write_text("old\n")
+    (tmp_path / "main.py").write_text("x = 1\n")
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    monkeypatch.setattr(machine, "TEMPLATE", tmp_path)
+
+    (tmp_path / "bench" / "results" / "report.md").write_text("a new run\n")
+    assert machine.template_version() == head  # the bench's own output is not a change
+
+    (tmp_path / "main.py").write_text("x = 2\n")
+    assert machine.template_version() == f"{head} with uncommitted changes"
