@@ -28,10 +28,10 @@ APPS = ("generated", "raw")
 BASELINE = "baseline"
 # Marker frames in the generated app's stacks: how much of a GET by id each part takes.
 LOAD_PHASES = {
-    "ORM load: Session.get (SQL, BEGIN on PostgreSQL, rows to objects)": (
+    "ORM load: Session.get (the SELECT, rows to objects; a read sends no BEGIN)": (
         "Session.get (sqlalchemy/orm/session.py"
     ),
-    "connection checkout (+ BEGIN on SQLite)": "SessionTransaction._connection_for_bind (",
+    "connection checkout": "SessionTransaction._connection_for_bind (",
     "pool pre-ping (PostgreSQL)": "ping (sqlalchemy/dialects",
     "commit: Session.commit": "Session.commit (sqlalchemy/orm/session.py",
     "FastAPI dependencies (session, path id; hold the ORM load's async side)": (
