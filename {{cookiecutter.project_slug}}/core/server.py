@@ -47,10 +47,12 @@ class BoundedH11Protocol(H11Protocol):
 
     def send_400_response(self, msg: str) -> None:
         """uvicorn's answer to a head h11 refused: a 431 when h11 refused it for its size."""
-        settings = get_settings()
-        if len(self.conn.trailing_data[0]) <= settings.server_max_header_bytes:
+        # Called while uvicorn handles h11's error, which says why it refused (431: the size).
+        refused = sys.exception()
+        if not isinstance(refused, h11.RemoteProtocolError) or refused.error_status_hint != 431:
             super().send_400_response(msg)
             return
+        settings = get_settings()
         refusal = headers_too_large(settings.max_request_headers, settings.server_max_header_bytes)
         headers = [*refusal.raw_headers, (b"connection", b"close")]
         reason = b"Request Header Fields Too Large"

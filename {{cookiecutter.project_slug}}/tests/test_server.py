@@ -144,6 +144,16 @@ def test_a_head_over_the_byte_limit_gets_the_same_431_however_it_arrives(
     assert live_status(server) == 200
 
 
+def test_a_malformed_head_followed_by_a_large_body_is_a_400_not_a_431(server: int) -> None:
+    head = b"POST /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon here\r\n"
+    head += b"Content-Length: 20000\r\n\r\n"
+
+    answer = exchange(server, head + b"a" * 20_000)
+
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:100]
+    assert live_status(server) == 200
+
+
 def test_a_request_head_that_never_ends_is_dropped(server: int) -> None:
     started = time.monotonic()
 
