@@ -56,6 +56,10 @@ def server(test_settings: Settings) -> Iterator[int]:
         process.wait(timeout=30)
 
 
+# A request's start; `Connection: close` so that the server closes once it has answered.
+GET_LIVE = b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+
+
 def live_status(port: int) -> int:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=5) as response:
         status: int = response.status
@@ -112,7 +116,7 @@ def test_several_workers_without_redis_are_warned_that_they_share_nothing(
 def test_an_oversized_header_is_refused_and_the_server_keeps_answering(server: int) -> None:
     huge = b"X-Big: " + b"a" * 1_000_000 + b"\r\n"
 
-    answer = exchange(server, b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n" + huge + b"\r\n")
+    answer = exchange(server, GET_LIVE + huge + b"\r\n")
 
     # Refused before the app saw it: a 431, or the connection cut while the rest was being sent.
     assert answer.startswith(b"HTTP/1.1 431") or answer.endswith(b"<reset>"), answer[:100]
@@ -122,7 +126,7 @@ def test_an_oversized_header_is_refused_and_the_server_keeps_answering(server: i
 def test_too_many_headers_are_refused(server: int) -> None:
     many = b"".join(b"X-H%d: v\r\n" % index for index in range(200))  # 2.6 kB: parsed whole
 
-    answer = exchange(server, b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n" + many + b"\r\n")
+    answer = exchange(server, GET_LIVE + many + b"\r\n")
 
     assert answer.startswith(b"HTTP/1.1 431"), answer[:100]
     assert b'"code":"request_header_fields_too_large"' in answer
@@ -134,7 +138,7 @@ def test_a_head_over_the_byte_limit_gets_the_same_431_however_it_arrives(
 ) -> None:
     # 20 kB of head, over the 16 kB default: parsed whole it reaches the app's check; cut short
     # it is still in the server's buffer, which refuses it without waiting for the rest.
-    head = b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20_000 + b"\r\n"
+    head = GET_LIVE + b"X-Big: " + b"a" * 20_000 + b"\r\n"
 
     answer = exchange(server, head + b"\r\n" if complete else head)
 
