@@ -8,13 +8,12 @@ Each is a route dependency, checked before any password is hashed, so a flood is
 import hashlib
 from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import Form, Request
 
 from core.dependencies import SettingsDep
 from core.rate_limit import Limit, check
 from core.schemas import normalise_email
-from features.users.schemas import UserCreate
+from features.users.schemas import LoginForm, UserCreate
 from settings import Settings
 
 
@@ -33,7 +32,7 @@ async def _limit(request: Request, settings: Settings, route: str, account: str 
 
 
 async def limit_login(
-    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], settings: SettingsDep
+    request: Request, form: Annotated[LoginForm, Form()], settings: SettingsDep
 ) -> None:
     await _limit(request, settings, "login", form.username)
 

@@ -2,9 +2,8 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Query, status
+from fastapi import Depends, Form, Query, status
 from fastapi.responses import JSONResponse
-from fastapi.security import OAuth2PasswordRequestForm
 
 from core.dependencies import SessionDep, SettingsDep
 from core.responses import (
@@ -23,6 +22,7 @@ from features.users.exceptions import InvalidCredentialsError
 from features.users.limits import limit_login, limit_refresh, limit_register
 from features.users.models import User
 from features.users.schemas import (
+    LoginForm,
     OAuthError,
     PasswordChange,
     RefreshRequest,
@@ -63,7 +63,7 @@ async def register(data: UserCreate, session: SessionDep, settings: SettingsDep)
     dependencies=[Depends(limit_login)],
 )
 async def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[LoginForm, Form()],
     session: SessionDep,
     settings: SettingsDep,
 ) -> TokenPair | JSONResponse:

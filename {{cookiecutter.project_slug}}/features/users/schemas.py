@@ -109,6 +109,22 @@ class TokenPair(BaseModel):
     expires_in: int = Field(description="Seconds until the access token expires.")
 
 
+class LoginForm(BaseModel):
+    """OAuth2's password grant (RFC 6749 §4.3), sent as a form; the email goes in `username`.
+
+    Not FastAPI's OAuth2PasswordRequestForm: its plain `str` fields let a multipart part declared
+    in a charset such as utf-7 carry lone surrogates into hashing, a 500 instead of a 422."""
+
+    username: Annotated[str, StringConstraints(max_length=320), REFUSE_UNSTORABLE]
+    password: Annotated[
+        str,
+        StringConstraints(max_length=PASSWORD_MAX_LENGTH),
+        REFUSE_UNSTORABLE,
+        Field(json_schema_extra={"format": "password"}),
+    ]
+    grant_type: Literal["password"] | None = None
+
+
 class RefreshRequest(BaseModel):
     refresh_token: Annotated[
         str, StringConstraints(min_length=1, max_length=4096), REFUSE_UNSTORABLE

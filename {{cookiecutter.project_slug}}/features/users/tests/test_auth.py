@@ -120,6 +120,42 @@ async def test_login_refuses_wrong_password_and_unknown_email_alike(
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def multipart_login(username: str, password: str, charset: str) -> dict[str, Any]:
+    # Built by hand: clients send a charset parameter that httpx's own encoder never writes.
+    fields = {"username": username, "password": password}
+    parts = "".join(
+        f'--edge\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in fields.items()
+    )
+    return {
+        "content": f"{parts}--edge--\r\n".encode(),
+        "headers": {"Content-Type": f"multipart/form-data; boundary=edge; charset={charset}"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("+2AA-@example.com", PASSWORD), ("alice@example.com", "+3AA-" + PASSWORD)],
+    ids=["username", "password"],
+)
+async def test_login_refuses_a_lone_surrogate_decoded_from_the_forms_charset(
+    client: AsyncClient, alice: Account, username: str, password: str
+) -> None:
+    # In utf-7, "+2AA-" is the lone surrogate U+D800: it cannot be hashed or stored.
+    response = await client.post("/auth/login", **multipart_login(username, password, "utf-7"))
+
+    assert_error(response, 422, "validation_error")
+    control = await client.post("/auth/login", **multipart_login(alice.email, PASSWORD, "utf-7"))
+    assert control.status_code == 200, control.text
+
+
+async def test_login_refuses_another_grant_type(client: AsyncClient, alice: Account) -> None:
+    data = {"username": alice.email, "password": PASSWORD, "grant_type": "client_credentials"}
+    response = await client.post("/auth/login", data=data)
+
+    assert_error(response, 422, "validation_error")
+
+
 @pytest.mark.parametrize(
     ("registered", "typed"),
     [
