@@ -68,8 +68,11 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     # Host headers answered in production (anything else is a 400), as JSON like CORS_ORIGINS.
     allowed_hosts: list[str] = ["localhost", "127.0.0.1"]
-    # Larger request bodies are refused with a 413 before the app reads them.
+    # Larger request bodies are refused with a 413 before the app reads them. A body the app
+    # waits for is answered 408 if it has not all arrived this many seconds after the first
+    # read (a client that declares more than it sends, or trickles it, holds no request open).
     max_request_body_bytes: int = Field(default=1_048_576, ge=1)
+    request_body_timeout: float = Field(default=30, gt=0)
     # The server (`python -m core.server`: make start, the container). A request head (the
     # request line and every header) larger than this is refused with a 431; one that is not
     # complete within the header timeout (seconds) is dropped (slowloris). Idle keep-alive

@@ -15,9 +15,10 @@ request it does, in this order:
    them, is a 431 (the server bounds only what it buffers of an unfinished head);
 5. trusted hosts, in production: a Host not in `ALLOWED_HOSTS` is a 400 (health probes are
    answered whatever the Host: orchestrators call them by IP address);
-6. the body limit: a declared `Content-Length` over `MAX_REQUEST_BODY_BYTES` is a 413 before
+6. the body limits: a declared `Content-Length` over `MAX_REQUEST_BODY_BYTES` is a 413 before
    the app runs; a streamed body is counted as the app reads it, and going over raises a 413
-   that the exception handlers answer;
+   that the exception handlers answer; a body not all arrived `REQUEST_BODY_TIMEOUT` seconds
+   after the app's first read raises a 408 the same way (and closes the connection);
 7. CORS, when `CORS_ORIGINS` is set: Starlette's `CORSMiddleware`, the one layer inside this
    one (the 413 and the 500 go through it too, so a browser can read them);
 8. the 500 envelope for an exception no handler caught, logged with its traceback, inside the
@@ -27,6 +28,7 @@ A WebSocket handshake gets 1 and 5: its ID on its log lines, its Host checked. I
 access line (a connection is not a request; its frames are not either).
 """
 
+import asyncio
 import os
 import re
 import time
@@ -74,6 +76,13 @@ def headers_too_large(max_headers: int, max_header_bytes: int) -> Response:
     )
 
 
+def not_http() -> Response:
+    """The 400 for bytes the server could not parse as an HTTP request (core/server.py)."""
+    return error_response(
+        status_code=400, code="bad_request", message="The request is not valid HTTP/1.1."
+    )
+
+
 class RequestMiddleware:
     def __init__(
         self, app: ASGIApp, *, settings: Settings, observe: Observer | None = None
@@ -105,6 +114,8 @@ class RequestMiddleware:
         self.max_header_bytes = settings.server_max_header_bytes
         self.max_body_bytes = settings.max_request_body_bytes
         self.body_message = f"The request body is larger than {self.max_body_bytes} bytes."
+        self.body_timeout = settings.request_body_timeout
+        self.timeout_message = f"The request body did not arrive within {self.body_timeout:g} s."
         self.traced = bool(settings.otel_exporter_otlp_endpoint)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -189,17 +200,30 @@ class RequestMiddleware:
         return name in self.allowed_hosts or name.endswith(self.allowed_suffixes)
 
     def counted(self, receive: Receive) -> Receive:
-        """`receive`, raising a 413 once the body read so far is over the limit."""
+        """`receive`, raising a 413 once the body read so far is over the limit, and a 408 if
+        the body is not complete in time (FastAPI lets both through its body parsing, to our
+        exception handlers). Reads after the body (waiting for a disconnect) are not bounded."""
         received = 0
+        deadline: float | None = None
+        complete = False
 
         async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, deadline, complete
+            if complete:
+                return await receive()
+            if deadline is None:
+                deadline = asyncio.get_running_loop().time() + self.body_timeout
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                closing = {"Connection": "close"}  # the rest of the body may still arrive
+                raise HTTPException(408, self.timeout_message, headers=closing) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    # FastAPI lets it through its body parsing, to our exception handlers.
                     raise HTTPException(413, self.body_message)
+                complete = not message.get("more_body", False)
             return message
 
         return counting_receive

@@ -7,9 +7,11 @@ Then uvicorn runs with its pure-Python HTTP parser, h11, because it bounds what 
 request's head (the default C parser accepts a 64 MB header and spends seconds on it), and with a
 protocol that answers a head still arriving past SERVER_MAX_HEADER_BYTES with the same 431 the
 app gives a larger head that arrived whole (core/middleware.py), so the answer does not depend on
-how the bytes were split in transit, and that closes a connection whose request head is not
-complete within SERVER_HEADER_TIMEOUT seconds (slowloris: uvicorn itself waits forever for a
-first request).
+how the bytes were split in transit, that answers anything else h11 cannot parse (a bad request
+line, header or chunk size) with a 400 in the same envelope rather than uvicorn's plain text, and
+that closes a connection whose request head is not complete within SERVER_HEADER_TIMEOUT seconds
+(slowloris: uvicorn itself waits forever for a first request). A body that stops arriving is the
+app's to bound (REQUEST_BODY_TIMEOUT, core/middleware.py): it answers 408 and closes.
 """
 
 import argparse
@@ -23,7 +25,7 @@ import uvicorn
 from pydantic import ValidationError
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from core.middleware import headers_too_large
+from core.middleware import headers_too_large, not_http
 from settings import Settings, get_settings
 
 
@@ -46,18 +48,22 @@ class BoundedH11Protocol(H11Protocol):
         self._arm()  # the next request on this connection gets the same deadline
 
     def send_400_response(self, msg: str) -> None:
-        """uvicorn's answer to a head h11 refused: a 431 when h11 refused it for its size."""
+        """uvicorn's answer to a request h11 refused, in the app's error envelope (uvicorn's
+        own is plain text): a 431 when h11 refused the head for its size, else a 400."""
         # Called while uvicorn handles h11's error, which says why it refused (431: the size).
         refused = sys.exception()
-        if not isinstance(refused, h11.RemoteProtocolError) or refused.error_status_hint != 431:
-            super().send_400_response(msg)
-            return
-        settings = get_settings()
-        refusal = headers_too_large(settings.max_request_headers, settings.server_max_header_bytes)
+        if isinstance(refused, h11.RemoteProtocolError) and refused.error_status_hint == 431:
+            settings = get_settings()
+            limits = (settings.max_request_headers, settings.server_max_header_bytes)
+            refusal, reason = headers_too_large(*limits), b"Request Header Fields Too Large"
+        else:
+            refusal, reason = not_http(), b"Bad Request"
         headers = [*refusal.raw_headers, (b"connection", b"close")]
-        reason = b"Request Header Fields Too Large"
+        if self.conn.our_state not in {h11.IDLE, h11.SEND_RESPONSE}:
+            self.transport.close()  # refused mid-body after the app's answer began: too late
+            return
         for event in (
-            h11.Response(status_code=431, headers=headers, reason=reason),
+            h11.Response(status_code=refusal.status_code, headers=headers, reason=reason),
             h11.Data(data=bytes(refusal.body)),
             h11.EndOfMessage(),
         ):

@@ -1,5 +1,6 @@
-"""Security headers, CORS, trusted hosts and the request body limit."""
+"""Security headers, CORS, trusted hosts and the request body's limits (size and time)."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -154,3 +155,30 @@ async def test_a_body_within_the_limit_is_served(limited: AsyncClient) -> None:
 
     assert response.status_code == 200
     assert response.json() == 2
+
+
+async def stalled(*parts: bytes) -> AsyncIterator[bytes]:
+    """A client that sends `parts` and then nothing more, without closing."""
+    for part in parts:
+        yield part
+    await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("path", ["/_test-guards/raw", "/_test-guards/note"])
+async def test_a_body_that_stops_arriving_is_a_408_that_closes_the_connection(
+    test_settings: Settings, path: str
+) -> None:
+    settings = test_settings.model_copy(update={"request_body_timeout": 0.2})
+    async with await make_client(settings) as client:
+        json = {"Content-Type": "application/json"}
+        async with asyncio.timeout(5):  # a failure, not a hung suite, if nothing answers
+            response = await client.post(path, content=stalled(b'{"text":'), headers=json)
+        served = await client.post(path, content=chunks(b'{"text":', b' "hi"}'), headers=json)
+
+    assert response.status_code == 408
+    error = response.json()["error"]
+    assert error["code"] == "request_timeout"
+    assert error["message"] == "The request body did not arrive within 0.2 s."
+    assert error["request_id"] == response.headers["X-Request-ID"]
+    assert response.headers["Connection"] == "close"
+    assert served.status_code == 200  # a body that does arrive is read as before

@@ -32,7 +32,11 @@ def server_env(**extra: str) -> dict[str, str]:
 def server(test_settings: Settings) -> Iterator[int]:
     """One real server for the module's tests (each checks it still answers afterwards)."""
     port = free_port()
-    env = server_env(DATABASE_URL=test_settings.database_url, SERVER_HEADER_TIMEOUT="0.5")
+    env = server_env(
+        DATABASE_URL=test_settings.database_url,
+        SERVER_HEADER_TIMEOUT="0.5",
+        REQUEST_BODY_TIMEOUT="0.5",
+    )
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
         [sys.executable, "-m", "core.server", "--port", str(port)],
         cwd=PROJECT_DIR,
@@ -155,6 +159,41 @@ def test_a_malformed_head_followed_by_a_large_body_is_a_400_not_a_431(server: in
     answer = exchange(server, head + b"a" * 20_000)
 
     assert answer.startswith(b"HTTP/1.1 400"), answer[:100]
+    assert live_status(server) == 200
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon here\r\n\r\n",
+        b"GET /h\xc3\xa9alth HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        b"POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n",
+        b"POST /auth/login HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: 0\r\n\r\n",
+        b"POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ],
+    ids=["request-line", "header-line", "non-ascii-path", "content-length", "hosts", "chunk"],
+)
+def test_what_is_not_http_gets_a_400_in_the_envelope(server: int, request_bytes: bytes) -> None:
+    answer = exchange(server, request_bytes)
+
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer[:100]
+    assert b"content-type: application/json" in answer.lower()
+    assert b'"code":"bad_request"' in answer
+    assert not answer.endswith(b"<still open>")
+    assert live_status(server) == 200
+
+
+def test_a_body_that_never_completes_is_a_408_and_the_connection_closes(server: int) -> None:
+    head = b"POST /auth/register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+    started = time.monotonic()
+
+    answer = exchange(server, head + b"\r\nContent-Length: 100\r\n\r\n{}", wait=10)
+
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+    assert b'"code":"request_timeout"' in answer
+    assert not answer.endswith(b"<still open>")  # closed by the server once it answered
+    assert time.monotonic() - started < 5
     assert live_status(server) == 200
 
 
