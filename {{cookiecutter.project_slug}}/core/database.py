@@ -185,13 +185,24 @@ def _make_sqlite_transactional(engine: AsyncEngine) -> None:
 
 
 def table_models(modules: Iterable[ModuleType]) -> dict[str, type[SQLModel]]:
-    """The table classes defined in `modules` (the manifest's MODELS), by class name."""
-    return {
-        name: value
-        for module in modules
-        for name, value in vars(module).items()
-        if isinstance(value, type)
-        and issubclass(value, SQLModel)
-        and hasattr(value, "__table__")
-        and value.__module__ == module.__name__
-    }
+    """The table classes defined in `modules` (the manifest's MODELS), by class name.
+
+    Two with one name is an error, not one silently dropped: Alembic would then drop its table.
+    """
+    models: dict[str, type[SQLModel]] = {}
+    for module in modules:
+        for name, value in vars(module).items():
+            if not (
+                isinstance(value, type)
+                and issubclass(value, SQLModel)
+                and hasattr(value, "__table__")
+                and value.__module__ == module.__name__
+            ):
+                continue
+            if models.get(name, value) is not value:
+                raise ValueError(
+                    f"two table classes are named {name}, in {models[name].__module__} and "
+                    f"{module.__name__}; rename one (the shell and migrations key them by name)"
+                )
+            models[name] = value
+    return models
