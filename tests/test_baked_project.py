@@ -1,6 +1,7 @@
 """A freshly baked project, untouched, passes its own checks on both supported Pythons (its
 suites on the default one run in test_feature.py, with features added)."""
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,26 @@ def test_migrate_refuses_an_empty_message(project: Path) -> None:
 
     assert result.returncode != 0
     assert "MSG is required" in result.stderr
+    assert sorted((project / "migrations" / "versions").iterdir()) == versions
+
+
+@ONLY_ON_312
+def test_make_passes_what_was_typed_as_text_never_to_a_shell(project: Path) -> None:
+    # Quotes, $VARIABLES, `...`, $(...) and make's own $(shell ...): text, whatever they hold.
+    hostile = 'it\'s "$HOME" `touch pwned` $(touch pwned) $(shell touch pwned)'
+    versions = sorted((project / "migrations" / "versions").iterdir())
+
+    planned = run(["make", "-n", "migrate", f"MSG={hostile}"], project).stdout
+    migrated = run(["make", "migrate", f"MSG={hostile}"], project)  # no model changed: no file
+    refused = run(["make", "feature", "NAME=widgets", f"FIELDS={hostile}"], project, check=False)
+
+    (revision,) = [line for line in planned.splitlines() if "alembic revision" in line]
+    assert shlex.split(revision)[-1] == hostile  # what the shell will pass alembic
+    assert "no migration written" in migrated.stdout + migrated.stderr
+    assert refused.returncode == 2
+    assert refused.stderr.startswith('error: FIELDS entry "it\'s" is not NAME:TYPE')
+    assert not (project / "pwned").exists()
+    assert not (project / "features" / "widgets").exists()
     assert sorted((project / "migrations" / "versions").iterdir()) == versions
 
 

@@ -11,6 +11,7 @@ from core.database import create_engine, create_sessionmaker
 from core.dependencies import committed
 from core.exceptions import AppError
 from features.users import services
+from features.users.models import UserBase
 from features.users.permissions import Role
 from features.users.schemas import Password, UserCreate
 from settings import Settings
@@ -37,6 +38,10 @@ def create_superuser(
 ) -> None:
     """Create an active user with the admin role."""
     settings = settings_of(ctx)
+    try:
+        UserBase.model_validate({"email": email})  # before any prompt: no typing for a refusal
+    except ValidationError as exc:
+        _fail(_problems(exc))
     if password is None:
         password = _prompt_password()
     try:

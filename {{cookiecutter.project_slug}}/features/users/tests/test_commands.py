@@ -97,6 +97,16 @@ def test_a_prompted_password_is_checked_before_it_is_asked_again(test_settings: 
     assert result.stderr.startswith("error: password: ")
 
 
+def test_a_bad_email_is_refused_before_the_password_is_asked(test_settings: Settings) -> None:
+    result = runner.invoke(
+        app, ["create-superuser", "--email", "not-an-email"], input="", obj=test_settings
+    )
+
+    assert result.exit_code == 1
+    assert "Password" not in result.output
+    assert result.stderr.startswith("error: email: ")
+
+
 def test_two_different_prompted_passwords_create_nothing(
     test_settings: Settings, cleanup: None
 ) -> None:
