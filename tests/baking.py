@@ -206,14 +206,20 @@ def scratch_template(dest: Path) -> Path:
 # Every supported field type and modifier, and every option, across five features: the project
 # conftest's `feature_project` adds them to one bake.
 FEATURES: dict[str, list[str]] = {
-    "customers": ["JOBS=yes"],  # the default fields (name:str description:text?), protected
+    # The default fields (name:str description:text?), protected; named so that pytest's
+    # "test" prefixes would collect its classes and helpers unless the project narrows them.
+    "testimonials": ["JOBS=yes"],
     "orders": [
         "CACHE=yes",  # every field type through the cache's JSON and back
         "FIELDS=code:str:12:unique title:str:3 note:text? quantity:int:unique? ratio:float? "
         "total:decimal:10,4 paid:bool due:date? placed_at:datetime ref:uuid:unique? "
         "ship_on:date:unique",
     ],
-    "order_items": ["FIELDS=label:str? weight:float amount:decimal placed_at:datetime:unique"],
+    # `type` and `match` are soft keywords, `class_` a keyword's usual spelling: valid names.
+    "order_items": [
+        "FIELDS=label:str? weight:float amount:decimal placed_at:datetime:unique type:str:20? "
+        "match:int? class_:bool=false"
+    ],
     "notes": ["OWNED=yes", "CACHE=yes", "FEED=yes", "FIELDS=title:str:unique body:text?"],
     "tags": ["AUTH=public", "CACHE=yes", "FEED=yes", "FIELDS=label:str:40:unique"],
 }

@@ -56,13 +56,13 @@ def test_the_manifest_lists_each_feature_once_and_keeps_the_existing_entries(
 
     assert manifest_list(project, "ROUTERS") == routers
     assert manifest_list(project, "MODELS") == models
-    assert manifest_list(project, "JOBS") == ["users_jobs", "customers_jobs"]
+    assert manifest_list(project, "JOBS") == ["users_jobs", "testimonials_jobs"]
 
 
 def test_permissions_are_added_with_grants_for_ordinary_users(project: Path) -> None:
     source = (project / "features" / "users" / "permissions.py").read_text()
 
-    for name in ("customers", "orders", "order_items", "notes"):
+    for name in ("testimonials", "orders", "order_items", "notes"):
         assert f'{name.upper()}_WRITE = "{name}:write"' in source
     assert 'NOTES_ADMIN = "notes:admin"' in source
     assert "TAGS_" not in source  # public: no permissions
@@ -191,7 +191,12 @@ def test_protected_operations_declare_their_security_and_public_ones_none(projec
         (["NAME=pages"], "makes a model class 'Page'"),
         (["NAME=sessions"], "makes a variable 'session'"),
         (["NAME=orders"], "features/orders already exists; nothing was changed"),
-        (["NAME=customers", "FIELDS=email:str"], "features/customers already exists"),
+        (["NAME=testimonials", "FIELDS=email:str"], "features/testimonials already exists"),
+        (["NAME=order"], "the model class Order already exists (features/orders/models.py"),
+        (["NAME=gadgets", "MODEL=Note"], "the model class Note already exists"),
+        (["NAME=metrics"], "would serve its routes at /metrics, a path the app already serves"),
+        (["NAME=refresh_tokens"], "is a table that already exists (features/users/models.py)"),
+        (["NAME=test_runs"], "makes TestRun and test_run_..., which pytest would collect"),
         (["NAME=invoices", "FIELDS=total:money"], "FIELDS entry 'total:money' has an unknown type"),
         (["NAME=invoices", "FIELDS=total"], "FIELDS entry 'total' is not NAME:TYPE"),
         (["NAME=invoices", "FIELDS=total:int:big"], "has an unknown option 'big'"),
@@ -327,9 +332,9 @@ def test_a_feature_left_out_of_the_manifest_is_invisible_everywhere(project: Pat
         registry.write_text(original)
 
     assert "/orders" not in paths
-    assert "/customers" in paths
+    assert "/testimonials" in paths
     assert "'Order'" not in shell.stdout
-    assert "'Customer'" in shell.stdout
+    assert "'Testimonial'" in shell.stdout
     assert cli.returncode != 0
     assert "No such command 'users'" in cli.stdout + cli.stderr
     assert check.returncode != 0

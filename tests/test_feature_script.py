@@ -35,6 +35,7 @@ from scripts import (  # type: ignore[import-not-found]  # noqa: E402
     fields,
     imports,
     manifest,
+    names,
     remove_feature,
     render,
     spec,
@@ -59,14 +60,23 @@ ALL_TYPES = (
         {"AUTH": "protected", "OWNED": "no"},
         {"AUTH": "protected", "OWNED": "yes"},
         {"AUTH": "public", "OWNED": "no"},
+        # The longest name allowed, with every option: no generated line grows past 100.
+        {
+            "NAME": "spare_parts_for_vintage_longcase_clocks",
+            "JOBS": "yes",
+            "CACHE": "yes",
+            "FEED": "yes",
+            "FIELDS": "title:str:unique body:text? due:date?",
+        },
     ],
-    ids=["protected", "owned", "public"],
+    ids=["protected", "owned", "public", "longest-name"],
 )
 def test_every_template_renders_lint_clean_python_for_every_field_type(
     tmp_path: Path, options: dict[str, str]
 ) -> None:
-    widget = feature.feature_from({"NAME": "widget_parts", "FIELDS": ALL_TYPES, **options})
-    package = tmp_path / "features" / "widget_parts"
+    options = {"NAME": "widget_parts", **options}
+    widget = feature.feature_from({"FIELDS": ALL_TYPES, **options})
+    package = tmp_path / "features" / options["NAME"]
     for first_party in ("core", "tests", "features/users"):  # as in a baked project
         (tmp_path / first_party).mkdir(parents=True)
         (tmp_path / first_party / "__init__.py").touch()
@@ -76,10 +86,12 @@ def test_every_template_renders_lint_clean_python_for_every_field_type(
     # The probe references another feature and itself: conftest.py and parent factories.
     probe = render.render(render.probe_feature(), tmp_path / "features" / "zzprobes")
 
+    optional = {"jobs.py", "tests/test_jobs.py", "tests/test_cache.py", "events.py",
+                "tests/test_feed.py"} if "JOBS" in options else set()  # fmt: skip
     assert {path.relative_to(package).as_posix() for path in written} == {
         "__init__.py", "dependencies.py", "exceptions.py", "models.py", "routes.py",
         "schemas.py", "services.py", "tests/__init__.py", "tests/factories.py",
-        "tests/test_routes.py", "tests/test_services.py",
+        "tests/test_routes.py", "tests/test_services.py", *optional,
     }  # fmt: skip
     assert "tests/conftest.py" in {p.relative_to(tmp_path / "features/zzprobes").as_posix()
                                    for p in probe}  # fmt: skip
@@ -135,7 +147,16 @@ def test_an_entry_is_added_as_a_line_keeping_the_users_lines(source: str, expect
 
 
 @pytest.mark.parametrize(
-    "source", ["ROUTERS = make_routers()\n", "routers = []\n", "", "ROUTERS = [a_router]\n"]
+    "source",
+    [
+        "ROUTERS = make_routers()\n",
+        "routers = []\n",
+        "",
+        "ROUTERS = [a_router]\n",
+        # Collapsed onto one line, before another list: never an entry in the wrong list.
+        "ROUTERS = [a_router, b_router]\nOPENAPI_TAGS = [\n    A_TAG,\n]\n",
+        "ROUTERS = [\n    a_router]\nOPENAPI_TAGS = [\n    A_TAG,\n]\n",
+    ],
 )
 def test_a_list_in_another_shape_is_refused(source: str) -> None:
     with pytest.raises(manifest.ManifestError, match="nothing was changed"):
@@ -208,8 +229,8 @@ def test_an_import_block_is_grouped_merged_and_sorted() -> None:
     ],
 )
 def test_a_name_the_templates_use_is_refused(name: str, message: str) -> None:
-    with pytest.raises(feature.FeatureError, match=message):
-        feature.check_name(name)
+    with pytest.raises(names.FeatureError, match=message):
+        names.check_name(name)
 
 
 # "items": the bench's feature, and the first name many reach for.
@@ -217,7 +238,7 @@ def test_a_name_the_templates_use_is_refused(name: str, message: str) -> None:
     "name", ["calendar", "json", "profile", "typing", "orders", "order_items", "items", "rows"]
 )
 def test_standard_library_names_are_fine_features_are_namespaced(name: str) -> None:
-    feature.check_name(name)
+    names.check_name(name)
 
 
 @pytest.mark.parametrize(
@@ -254,6 +275,9 @@ def test_singular_names(plural: str, singular: str) -> None:
         ("order:ref:orders:cascade", {"on_delete": "CASCADE", "optional": False}),
         ("status:enum:paid,open", {"choices": ("paid", "open"), "enum_class": "OrderStatus"}),
         ("code:str:index", {"index": True, "unique": False}),
+        ("type:str", {"name": "type", "column": "type"}),
+        ("match:int?", {"name": "match", "optional": True}),
+        ("class_:bool", {"name": "class_", "column": "class_"}),
     ],
 )
 def test_field_specs_parse(entry: str, expected: dict[str, object]) -> None:
@@ -329,6 +353,8 @@ def test_a_default_is_written_for_the_model_and_the_migration(
         ("customer_id:ref:customers", "names the column, not the reference"),
         ("owner:ref:users", "uses the reserved field name 'owner_id'"),
         ("meta:json:unique", "marks a json field unique"),
+        ("class:str", "has the field name 'class', a Python keyword; use class_ or another"),
+        ("code__:str", "has an invalid field name 'code__'"),
     ],
 )
 def test_a_bad_spec_is_refused_naming_what_is_wrong(entry: str, reason: str) -> None:
@@ -355,6 +381,31 @@ def test_what_the_generated_code_could_not_hold_is_refused(
 ) -> None:
     with pytest.raises(feature.FeatureError, match=re.escape(message)):
         feature.feature_from({"NAME": "widgets", **options})
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"NAME": "auth"}, "would serve its routes at /auth, a path the app already serves"),
+        ({"NAME": "docs_assets"}, "would serve its routes at /docs-assets"),
+        ({"NAME": "metrics"}, "would serve its routes at /metrics"),
+        ({"NAME": "health"}, "would serve its routes at /health"),
+        ({"NAME": "refresh_tokens"}, "is a table that already exists (features/users/models.py)"),
+        ({"NAME": "dead_jobs", "MODEL": "Corpse"}, "already exists (core/jobs/models.py)"),
+        ({"NAME": "alembic_version"}, "is a table that already exists (Alembic)"),
+        ({"NAME": "tokens", "MODEL": "RefreshToken"}, "the model class RefreshToken already"),
+        ({"NAME": "test_runs"}, "makes TestRun and test_run_..., which pytest would collect"),
+        ({"NAME": "trials", "MODEL": "Test2"}, "makes Test2 and test2_..., which pytest would"),
+    ],
+)
+def test_what_the_project_already_has_is_refused(options: dict[str, str], message: str) -> None:
+    with pytest.raises(names.FeatureError, match=re.escape(message)):
+        feature.feature_from(options)
+
+
+@pytest.mark.parametrize("name", ["testimonials", "tests_run", "latest", "docs_drafts"])
+def test_names_that_only_look_like_taken_ones_are_fine(name: str) -> None:
+    feature.feature_from({"NAME": name})
 
 
 REGISTRY = """from features.orders import models as orders_models

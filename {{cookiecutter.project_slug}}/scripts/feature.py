@@ -8,9 +8,7 @@ as it was.
 """
 
 import ast
-import keyword
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -19,23 +17,23 @@ from pathlib import Path
 
 from scripts import manifest
 from scripts import render as templates
-from scripts.fields import IDENTIFIER, SpecError, parse_fields
+from scripts.fields import SpecError, parse_fields
+from scripts.names import (
+    FeatureError,
+    check_generated_names,
+    check_name,
+    check_project_names,
+)
 from scripts.render import render, template_names
-from scripts.spec import Feature, Parent, snake_case
+from scripts.spec import Feature, Parent
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FEATURES_DIR = PROJECT_DIR / "features"
 REGISTRY = FEATURES_DIR / "registry.py"
 PERMISSIONS = FEATURES_DIR / "users" / "permissions.py"
-MAX_NAME_LENGTH = 40  # PostgreSQL cuts identifiers (constraint names) at 63 bytes
 OPTIONS = {"NAME": "", "FIELDS": "", "AUTH": "protected", "OWNED": "no", "MODEL": "",
            "JOBS": "no", "CACHE": "no", "FEED": "no"}  # fmt: skip
 
-# The project's own top-level modules; a feature may not take their names.
-PROJECT_MODULES = frozenset(
-    {"core", "features", "tests", "migrations", "scripts", "settings", "main", "conftest",
-     "manage", "registry"}
-)  # fmt: skip
 # Columns and list parameters every feature has; SQLModel's attributes are added to them.
 SYSTEM_FIELDS = frozenset({"id", "created_at", "updated_at", "owner_id", "limit", "offset",
                            "order_by", "q"})  # fmt: skip
@@ -50,38 +48,6 @@ SQLMODEL_ATTRIBUTES = frozenset({
     "model_validate_json", "model_validate_strings", "parse_file", "parse_obj", "parse_raw",
     "schema", "schema_json", "sqlmodel_update", "update_forward_refs", "validate",
 })  # fmt: skip
-
-
-class FeatureError(Exception):
-    """A refusal: its message is the one line the user sees."""
-
-
-def check_name(name: str, model: str = "") -> None:
-    if not name:
-        raise FeatureError('NAME is required, e.g. make feature NAME=orders FIELDS="total:decimal"')
-    if not IDENTIFIER.match(name):
-        raise FeatureError(
-            f"NAME {name!r} is not a lowercase snake_case identifier (e.g. orders, order_items)"
-        )
-    if len(name) > MAX_NAME_LENGTH:
-        raise FeatureError(f"NAME {name!r} is longer than {MAX_NAME_LENGTH} characters")
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        raise FeatureError(f"NAME {name!r} is a Python keyword; choose another name")
-    if name in PROJECT_MODULES:
-        raise FeatureError(f"NAME {name!r} is the name of a project module; choose another name")
-    if model and not re.fullmatch(r"[A-Z][a-z0-9]*(?:[A-Z][a-z0-9]*)*", model):
-        raise FeatureError(f"MODEL {model!r} is not a CamelCase class name (e.g. Status)")
-    feature = Feature(name, (), model_name=model)
-    names = template_names()
-    for kind, value, taken in (
-        ("model class", feature.model, names.module),
-        ("variable", feature.singular, names.local),
-    ):
-        if value in taken or keyword.iskeyword(value):
-            raise FeatureError(
-                f"{'MODEL' if model else 'NAME'} {model or name!r} makes a {kind} {value!r}, "
-                "a name the generated code already uses; choose another (MODEL=... sets it)"
-            )
 
 
 def reserved_fields() -> frozenset[str]:
@@ -148,6 +114,7 @@ def feature_from(given: dict[str, str]) -> Feature:
     if owned and not protected:
         raise FeatureError("OWNED=yes needs a caller to own the rows; drop AUTH=public")
     bare = Feature(name, (), protected=protected, owned=owned, model_name=model)
+    check_project_names(bare)
     try:
         fields = parse_fields(options["FIELDS"], reserved_fields(), bare.model)
     except SpecError as exc:
@@ -175,51 +142,6 @@ def feature_from(given: dict[str, str]) -> Feature:
     )
     check_generated_names(feature)
     return feature
-
-
-# Classes every feature's modules define, by suffix of the model's name.
-GENERATED_CLASSES = ("Base", "Create", "Update", "Read", "Query", "SortKey", "NotFoundError",
-                     "ConflictError")  # fmt: skip
-POSTGRES_MAX_IDENTIFIER = 63
-
-
-def check_generated_names(feature: Feature) -> None:
-    """Refuse names that would collide in the generated code or be cut by PostgreSQL."""
-    classes = {feature.model + suffix for suffix in GENERATED_CLASSES}
-    for spec in feature.enums:
-        if spec.enum_class in classes:
-            raise FeatureError(
-                f"the enum field {spec.name!r} makes the class {spec.enum_class}, which the "
-                "generated schemas already define; choose another field name"
-            )
-    table = feature.name
-    if len(feature.sort_index) > POSTGRES_MAX_IDENTIFIER:
-        raise FeatureError(
-            f"NAME makes the index name {feature.sort_index!r}, longer than PostgreSQL's "
-            f"{POSTGRES_MAX_IDENTIFIER} characters; shorten it"
-        )
-    for spec in feature.fields:
-        unique = (
-            f"uq_{table}_owner_id_{spec.column}" if feature.owned else f"uq_{table}_{spec.column}"
-        )
-        names = [f"ix_{table}_{spec.column}", unique]
-        if spec.type == "ref":
-            names.append(f"fk_{table}_{spec.column}_{spec.target}")
-        if spec.type == "enum":
-            names.append(f"ck_{table}_{snake_case(spec.enum_class)}")
-        longest = max(names, key=len)
-        if len(longest) > POSTGRES_MAX_IDENTIFIER:
-            raise FeatureError(
-                f"NAME and the field {spec.name!r} make the constraint name {longest!r}, longer "
-                f"than PostgreSQL's {POSTGRES_MAX_IDENTIFIER} characters; shorten one of them"
-            )
-    registry = REGISTRY.read_text() if REGISTRY.is_file() else ""
-    for alias in (f"{table}_router", f"{table}_models", f"{table.upper()}_TAG"):
-        if re.search(rf"\b{alias}\b", registry):
-            raise FeatureError(
-                f"NAME {table!r} makes the name {alias}, which features/registry.py already "
-                "uses; choose another name"
-            )
 
 
 def edited_files(feature: Feature) -> dict[Path, str]:

@@ -17,6 +17,8 @@ DEFAULT_STR_LENGTH = 255
 TEXT_MAX_LENGTH = 10_000
 DEFAULT_DECIMAL = (12, 2)
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
+# A field may end in "_", as `class_` does for the keyword: a column and JSON key as written.
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*_?$")
 
 
 class SpecError(Exception):
@@ -164,8 +166,10 @@ def parse_field(entry: str, reserved: frozenset[str], model: str) -> FieldSpec:
     if len(parts) < 2 or not all(parts):
         raise refuse("is not NAME:TYPE")
     name, type_, *options = parts
-    if not IDENTIFIER.match(name) or keyword.iskeyword(name) or keyword.issoftkeyword(name):
+    if not FIELD_NAME.match(name):
         raise refuse(f"has an invalid field name {name!r} (use lowercase snake_case)")
+    if keyword.iskeyword(name):  # soft keywords (type, match, case) are fine as names
+        raise refuse(f"has the field name {name!r}, a Python keyword; use {name}_ or another")
     if type_ not in TYPES:
         raise refuse(f"has an unknown type {type_!r}")
     column = f"{name}_id" if type_ == "ref" else name

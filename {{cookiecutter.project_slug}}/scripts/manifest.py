@@ -31,9 +31,14 @@ def add_entries(source: str, name: str, entries: list[str], *, path: str) -> str
         opening, closing = empty.group(2)[0], empty.group(2)[1]
         lines[start : start + 1] = [f"{empty.group(1)}{opening}\n", *added, f"{closing}\n"]
         return "".join(lines)
-    end = next(
-        (i for i in range(start + 1, len(lines)) if lines[i].rstrip() in {"]", "}", ")"}), None
-    )
+    end = None
+    if re.search(r"[\[{(]\s*(#.*)?$", lines[start]):  # opened at the end of its first line
+        for i in range(start + 1, len(lines)):
+            if lines[i].rstrip() in {"]", "}", ")"}:
+                end = i
+                break
+            if lines[i].strip() and not lines[i][0].isspace():
+                break  # past the literal (a one-line one, or the next statement)
     if end is None:
         raise ManifestError(
             f"{path}: `{name}` is not a multi-line list with `]` alone on its last line; "

@@ -9,8 +9,10 @@ from httpx import ASGITransport, AsyncClient
 from starlette.routing import Match
 from starlette.types import Scope
 
+from conftest import PROJECT_DIR
 from core.routing import Route, Router
 from main import create_app
+from scripts.names import APP_PATHS
 from settings import Settings
 
 tried: list[str] = []
@@ -100,3 +102,23 @@ async def test_unknown_paths_and_methods_are_answered_as_fastapi_does(
     redirect = await routed.get("/api/_test-apples/", follow_redirects=False)
     assert redirect.status_code == 307
     assert redirect.headers["location"].endswith("/api/_test-apples")
+
+
+def test_make_feature_knows_every_path_the_app_serves_besides_its_features(
+    test_settings: Settings,
+) -> None:
+    # scripts/names.py refuses a feature whose routes would land on one of APP_PATHS.
+    settings = test_settings.model_copy(update={"metrics_enabled": True, "api_docs": True})
+    app = create_app(settings)
+    paths = [*app.openapi()["paths"], *(getattr(route, "path", "") for route in app.routes)]
+    generated = {
+        "/" + folder.name.replace("_", "-")
+        for folder in (PROJECT_DIR / "features").iterdir()
+        if (folder / "routes.py").is_file() and folder.name != "users"
+    }
+
+    served = {
+        path.split("/")[1] for path in paths if path and "/" + path.split("/")[1] not in generated
+    }
+
+    assert served == APP_PATHS
