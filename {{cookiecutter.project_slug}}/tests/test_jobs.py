@@ -115,6 +115,20 @@ async def test_exhausted_attempts_land_in_the_dead_letter_and_replay_runs_again(
     assert len(attempts[token]) == 6
 
 
+async def test_arguments_that_do_not_fit_the_job_go_to_the_dead_letter_without_an_attempt(
+    jobs: JobRuntime, session: AsyncSession
+) -> None:
+    # As a replay does after the job's parameters changed: retrying could never help.
+    token = uuid.uuid4().hex
+    job_id = await fails.enqueue_untyped([], {"token": token, "renamed": 1})
+
+    assert (await wait_for_outcome(jobs, job_id)).is_err
+    [dead] = await dead_entries(session, fails.name)
+    assert attempts[token] == []
+    assert (dead.attempts, dead.kwargs) == (0, {"token": token, "renamed": 1})
+    assert dead.error.startswith("DoNotRetry: the arguments do not fit tests.test_jobs.fails: ")
+
+
 async def test_a_skip_job_does_not_overlap_itself(jobs: JobRuntime) -> None:
     token = uuid.uuid4().hex
     first = asyncio.create_task(slow.run([], {"token": token}, job_id="a"))

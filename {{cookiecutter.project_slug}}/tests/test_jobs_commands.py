@@ -47,3 +47,24 @@ def test_jobs_status_says_the_broker_is_embedded(
     assert result.exit_code == 0, result.output
     assert "broker: embedded" in result.output
     assert "dead letter: 0 job(s)" in result.output
+
+
+def test_arguments_are_checked_against_the_job_before_any_attempt(
+    test_settings: Settings, migrated_database: str
+) -> None:
+    welcome = ["jobs", "run", "users.send_welcome_mail", "--kwargs"]
+    for kwargs, problem in [
+        ('{"user_id": "not-a-uuid"}', "user_id: Input should be a valid UUID"),
+        ("{}", "user_id: Field required"),
+        (f'{{"user_id": "{uuid.uuid4()}", "x": 1}}', "x: Extra inputs are not permitted"),
+    ]:
+        for extra in ([], ["--enqueue"]):
+            result = runner.invoke(app, [*welcome, kwargs, *extra], obj=test_settings)
+
+            assert result.exit_code == 2, result.output
+            assert problem in result.output
+
+    # A well-formed id is parsed to a UUID, as a worker would: the job looks it up, finds no
+    # such user and gives up at once, instead of failing on a string five times.
+    gone = runner.invoke(app, [*welcome, f'{{"user_id": "{uuid.uuid4()}"}}'], obj=test_settings)
+    assert "no longer exists" in str(gone.exception), gone.output

@@ -77,10 +77,14 @@ def jobs_cli(job_modules: Iterable[ModuleType]) -> typer.Typer:
             job = runtime.jobs.get(name)
             if job is None:
                 raise NotFoundError(f"No job named {name!r}; `manage.py jobs list` shows them.")
-            if enqueue:
+            try:  # here, not after an attempt per retry: arguments that do not fit never will
+                checked = job.checked_arguments(arguments)
+            except ValueError as exc:
+                raise typer.BadParameter(f"--kwargs: {exc}") from None
+            if enqueue:  # as JSON: the worker parses them as `checked_arguments` just did
                 typer.echo(f"enqueued {await job.enqueue_untyped([], arguments)}")
                 return
-            result = await job.run([], arguments, job_id=f"manual-{uuid.uuid4().hex}")
+            result = await job.run([], checked, job_id=f"manual-{uuid.uuid4().hex}")
             typer.echo(f"done: {result!r}")
 
         run(ctx, work)

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any, Concatenate, Literal, get_type_hints
 
 import structlog
+from pydantic import ConfigDict, ValidationError, create_model
 from pydantic_core import to_jsonable_python
 from sqlmodel.ext.asyncio.session import AsyncSession
 from taskiq import AsyncBroker, AsyncTaskiqDecoratedTask, Context, TaskiqDepends
@@ -61,6 +62,7 @@ class Job[**P, R]:
         overlap: Overlap,
     ) -> None:
         self.fn = fn
+        self.signature = inspect.signature(fn)
         self.name = name
         self.retry = retry
         self.schedules = schedules
@@ -70,6 +72,26 @@ class Job[**P, R]:
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> str:
         """Hand the job to a worker; returns its id (logs and `manage.py jobs result` use it)."""
         return await self.enqueue_untyped(list(args), dict(kwargs))
+
+    def checked_arguments(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """`kwargs` (JSON values, as from `manage.py jobs run`) parsed to the job's annotated
+        types, as a worker parses them; ValueError naming each unknown, missing or bad one."""
+        hints = get_type_hints(self.fn)
+        fields: dict[str, Any] = {
+            parameter.name: (
+                hints.get(parameter.name, Any),
+                ... if parameter.default is parameter.empty else parameter.default,
+            )
+            for parameter in list(self.signature.parameters.values())[1:]
+        }
+        arguments = create_model("Arguments", __config__=ConfigDict(extra="forbid"), **fields)
+        try:
+            parsed = arguments.model_validate(kwargs)
+        except ValidationError as exc:
+            raise ValueError(
+                "; ".join(f"{error['loc'][0]}: {error['msg']}" for error in exc.errors())
+            ) from None
+        return {name: getattr(parsed, name) for name in fields}
 
     async def enqueue_untyped(self, args: list[Any], kwargs: dict[str, Any]) -> str:
         if self._task is None:
@@ -108,12 +130,12 @@ class Job[**P, R]:
                 args, kwargs, job_id=context.message.task_id, request_id=labels.get("request_id")
             )
 
-        parameters = list(inspect.signature(self.fn).parameters.values())[1:]
+        parameters = list(self.signature.parameters.values())[1:]
         context = inspect.Parameter(
             "context", inspect.Parameter.KEYWORD_ONLY, default=TaskiqDepends(), annotation=Context
         )
         hints = get_type_hints(self.fn)
-        first = next(iter(inspect.signature(self.fn).parameters))
+        first = next(iter(self.signature.parameters))
         run.__signature__ = inspect.Signature([*parameters, context])  # type: ignore[attr-defined]
         run.__annotations__ = {k: v for k, v in hints.items() if k != first} | {"context": Context}
         run.__name__ = run.__qualname__ = self.name
@@ -132,6 +154,14 @@ class Job[**P, R]:
         with structlog.contextvars.bound_contextvars(
             job=self.name, job_id=job_id, request_id=request_id or None
         ):
+            try:
+                self.signature.bind(None, *args, **kwargs)
+            except TypeError as exc:
+                # Arguments that do not fit the function (replayed after it changed) never will.
+                refusal = DoNotRetry(f"the arguments do not fit {self.name}: {exc}")
+                log.error("job failed for good", attempt=0, error=str(refusal))
+                await self._bury(args, kwargs, job_id, request_id, refusal, 0)
+                raise refusal from None
             async with current.overlap_guard(self) as may_run:
                 if not may_run:
                     log.info("job skipped: its previous run has not finished")
