@@ -8,12 +8,16 @@ from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, String, func, or_
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Mapped
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.schemas import Page, SafeStr
+from core.sqlite import UNICODE_LOWER
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -119,8 +123,26 @@ def contains_text(
     """
     if text is None:
         return []
-    pattern = f"%{escape_like(text)}%"
-    return [or_(*(column.ilike(pattern, escape=LIKE_ESCAPE) for column in columns))]
+    pattern = f"%{escape_like(text.lower())}%"
+    return [or_(*(folded(column).like(pattern, escape=LIKE_ESCAPE) for column in columns))]
+
+
+class folded(FunctionElement[str]):
+    """The column lowercased in every script: `lower()` on PostgreSQL; on SQLite, whose lower()
+    and LIKE fold only ASCII, the function core/sqlite.py registers on each connection."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(folded)
+def _lower(element: folded, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(folded, "sqlite")
+def _unicode_lower(element: folded, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{UNICODE_LOWER}({compiler.process(element.clauses, **kw)})"
 
 
 def escape_like(text: str) -> str:

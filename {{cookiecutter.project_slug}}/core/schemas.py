@@ -53,9 +53,14 @@ Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
 def scaled(places: int) -> AfterValidator:
     """Decimals padded to the column's scale (`1.5` → `1.50`), as the database returns them, so
-    the answer to a create is what every later read returns."""
+    the answer to a create is what every later read returns (`-0` too: it is read as `0.00`)."""
     exponent = Decimal(1).scaleb(-places)
-    return AfterValidator(lambda value: value.quantize(exponent))
+
+    def scale(value: Decimal) -> Decimal:
+        quantized = value.quantize(exponent)
+        return quantized.copy_abs() if quantized.is_zero() else quantized
+
+    return AfterValidator(scale)
 
 
 class ErrorDetail(BaseModel):

@@ -117,6 +117,15 @@ class OneTripCursor:
         await self.close()
 
 
+# SQLite's lower() folds only ASCII letters; this one, registered on every connection, folds
+# every script's as PostgreSQL's lower() does (core/pagination.py's search reads it).
+UNICODE_LOWER = "unicode_lower"
+
+
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 async def connect_sqlite(path: str, *, busy_timeout: float) -> aiosqlite.Connection:
     """A `SQLiteConnection` to `path` that leaves BEGIN to SQLAlchemy (isolation_level=None)."""
     connection = SQLiteConnection(
@@ -126,4 +135,6 @@ async def connect_sqlite(path: str, *, busy_timeout: float) -> aiosqlite.Connect
     # As SQLAlchemy does for the connections it makes itself: a connection nobody closed must
     # not keep the interpreter from exiting.
     connection._thread.daemon = True
-    return await connection
+    await connection
+    await connection.create_function(UNICODE_LOWER, 1, _unicode_lower, deterministic=True)
+    return connection

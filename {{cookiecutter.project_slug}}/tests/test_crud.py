@@ -5,12 +5,13 @@ own tests cover only what is its own. The scratch table lives inside each test's
 """
 
 import uuid
+from decimal import Decimal
 from typing import Annotated, Literal, Self
 
 import pytest
 from fastapi import APIRouter, FastAPI, Query
 from httpx import AsyncClient
-from pydantic import model_validator
+from pydantic import TypeAdapter, model_validator
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import Field, SQLModel, col
@@ -20,7 +21,7 @@ from core import persistence
 from core.database import TableBase
 from core.exceptions import ConflictError, NotFoundError
 from core.pagination import MAX_OFFSET, PageQuery, contains_text, equal_to, paginate
-from core.schemas import SafeStr, reject_nulls
+from core.schemas import SafeStr, reject_nulls, scaled
 
 
 class WidgetBase(SQLModel):
@@ -128,7 +129,7 @@ async def test_order_by_sorts_both_ways(widgets: AsyncSession) -> None:
 async def test_search_is_case_insensitive_and_wildcards_match_themselves(
     widgets: AsyncSession,
 ) -> None:
-    await add(widgets, "50% off", "5000 off", "a_b", "axb", "Back\\slash")
+    await add(widgets, "50% off", "5000 off", "a_b", "axb", "Back\\slash", "École", "ΣΟΦΙΑ")
 
     async def names(text: str) -> list[str]:
         where = contains_text([col(Widget.name)], text)
@@ -138,6 +139,9 @@ async def test_search_is_case_insensitive_and_wildcards_match_themselves(
     assert await names("50%") == ["50% off"]
     assert await names("a_b") == ["a_b"]
     assert await names("BACK\\") == ["Back\\slash"]
+    # Every script's case, on SQLite too (whose own lower() and LIKE fold only ASCII).
+    assert await names("éCOLE") == ["École"]
+    assert await names("σοφ") == ["ΣΟΦΙΑ"]
     assert contains_text([col(Widget.name)], None) == []
 
 
@@ -193,6 +197,17 @@ def test_patch_may_clear_a_nullable_field_but_not_a_required_one() -> None:
 def test_a_nul_character_is_refused_before_it_reaches_the_database() -> None:
     with pytest.raises(ValueError, match="NUL"):
         WidgetUpdate.model_validate({"name": "a\x00b"})
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [("1.5", "1.50"), ("-1.5", "-1.50"), ("-0", "0.00"), ("-0.00", "0.00"), ("-0.001", "0.00")],
+)
+def test_a_decimal_is_answered_as_the_column_stores_it(sent: str, stored: str) -> None:
+    # The create's answer is what every later read returns: no "-0.00" that reads back "0.00".
+    price: TypeAdapter[Decimal] = TypeAdapter(Annotated[Decimal, scaled(2)])
+
+    assert str(price.validate_python(sent)) == stored
 
 
 @pytest.fixture

@@ -123,6 +123,9 @@ async def deactivate(*, session: AsyncSession, user: User, admin: User) -> User:
 async def change_password(
     *, session: AsyncSession, user: User, data: PasswordChange, settings: Settings
 ) -> None:
+    # The row locked and read afresh (FOR UPDATE; SQLite's write lock serialises already): of
+    # two changes sent with the same current password, the second checks the new one and fails.
+    await session.refresh(user, with_for_update=True)
     matches, _ = await verify_and_update_password(
         data.current_password, user.hashed_password, settings=settings
     )

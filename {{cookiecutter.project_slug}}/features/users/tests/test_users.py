@@ -1,11 +1,23 @@
 """Your own account, the admin endpoints and their permissions, and the OpenAPI security."""
 
+import asyncio
+import uuid
+
 import pytest
 from httpx import AsyncClient
+from sqlalchemy import delete
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.database import create_engine, create_sessionmaker
+from core.dependencies import committed
+from features.users import services
+from features.users.exceptions import WrongPasswordError
+from features.users.models import User
+from features.users.schemas import PasswordChange, UserCreate
 from features.users.tests.test_auth import assert_error
-from tests.accounts import Account, login
+from settings import Settings
+from tests.accounts import PASSWORD, Account, login
 
 
 async def test_me_reads_and_updates_your_own_profile(client: AsyncClient, alice: Account) -> None:
@@ -136,3 +148,41 @@ async def test_role_and_active_flag_cannot_be_set_to_null(
 
     error = assert_error(response, 422, "validation_error")
     assert "role cannot be null" in error["details"][0]["message"]
+
+
+async def test_of_two_concurrent_password_changes_only_one_knew_the_password(
+    test_settings: Settings, migrated_database: str
+) -> None:
+    # Real, separate transactions: on PostgreSQL both would read the old hash and both succeed
+    # (the last one winning) unless the row is locked before the check.
+    engine = create_engine(test_settings)
+    sessions = create_sessionmaker(engine, writes=True)
+    email = f"{uuid.uuid4().hex}@example.com"
+
+    async def change(user_id: uuid.UUID, new: str) -> None:
+        async with sessions() as session, committed(session):
+            user = await session.get(User, user_id)
+            assert user is not None
+            data = PasswordChange(current_password=PASSWORD, new_password=new)
+            await services.change_password(
+                session=session, user=user, data=data, settings=test_settings
+            )
+
+    try:
+        async with sessions() as session, committed(session):
+            data = UserCreate(email=email, password=PASSWORD)
+            user = await services.register(session=session, data=data, settings=test_settings)
+        outcomes = await asyncio.gather(
+            change(user.id, "first new passphrase"),
+            change(user.id, "second new passphrase"),
+            return_exceptions=True,
+        )
+    finally:
+        async with sessions() as session, committed(session):
+            await session.exec(delete(User).where(col(User.email) == email))
+        await engine.dispose()
+
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == [
+        "NoneType",
+        WrongPasswordError.__name__,
+    ]
