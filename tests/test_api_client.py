@@ -39,13 +39,13 @@ from shop_client import AuthenticatedClient, Client
 from shop_client.api.auth import auth_login, auth_register
 from shop_client.api.orders import orders_create, orders_get
 from shop_client.api.users import users_read_me
-from shop_client.models import BodyAuthLogin, OrderCreate, UserCreate
+from shop_client.models import LoginForm, OrderCreate, UserCreate
 
 client = Client(base_url=sys.argv[1], raise_on_unexpected_status=True)
 user = auth_register.sync(client=client, body=UserCreate(email="ada@example.com",
                                                          password="correct-horse-9"))
-tokens = auth_login.sync(client=client, body=BodyAuthLogin(username="ada@example.com",
-                                                           password="correct-horse-9"))
+tokens = auth_login.sync(client=client, body=LoginForm(username="ada@example.com",
+                                                       password="correct-horse-9"))
 me = users_read_me.sync(client=AuthenticatedClient(base_url=sys.argv[1], token=tokens.access_token))
 assert me.id == user.id and me.email == "ada@example.com", me
 order = orders_create.sync(client=client, body=OrderCreate(total="12.50", paid=True))

@@ -1,5 +1,6 @@
 """`manage.py jobs ...` on the embedded broker (tests/test_jobs.py covers what jobs do)."""
 
+import json
 import uuid
 
 from typer.testing import CliRunner
@@ -56,7 +57,7 @@ def test_arguments_are_checked_against_the_job_before_any_attempt(
     for kwargs, problem in [
         ('{"user_id": "not-a-uuid"}', "user_id: Input should be a valid UUID"),
         ("{}", "user_id: Field required"),
-        (f'{{"user_id": "{uuid.uuid4()}", "x": 1}}', "x: Extra inputs are not permitted"),
+        (json.dumps({"user_id": str(uuid.uuid4()), "x": 1}), "x: Extra inputs are not permitted"),
     ]:
         for extra in ([], ["--enqueue"]):
             result = runner.invoke(app, [*welcome, kwargs, *extra], obj=test_settings)
@@ -66,5 +67,7 @@ def test_arguments_are_checked_against_the_job_before_any_attempt(
 
     # A well-formed id is parsed to a UUID, as a worker would: the job looks it up, finds no
     # such user and gives up at once, instead of failing on a string five times.
-    gone = runner.invoke(app, [*welcome, f'{{"user_id": "{uuid.uuid4()}"}}'], obj=test_settings)
+    gone = runner.invoke(
+        app, [*welcome, json.dumps({"user_id": str(uuid.uuid4())})], obj=test_settings
+    )
     assert "no longer exists" in str(gone.exception), gone.output
