@@ -19,6 +19,9 @@ from scripts import manifest
 from scripts import render as templates
 from scripts.fields import SpecError, parse_fields
 from scripts.names import (
+    FEATURES_DIR,
+    PROJECT_DIR,
+    REGISTRY,
     FeatureError,
     check_generated_names,
     check_name,
@@ -27,9 +30,6 @@ from scripts.names import (
 from scripts.render import render, template_names
 from scripts.spec import Feature, Parent
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-FEATURES_DIR = PROJECT_DIR / "features"
-REGISTRY = FEATURES_DIR / "registry.py"
 PERMISSIONS = FEATURES_DIR / "users" / "permissions.py"
 OPTIONS = {"NAME": "", "FIELDS": "", "AUTH": "protected", "OWNED": "no", "MODEL": "",
            "JOBS": "no", "CACHE": "no", "FEED": "no"}  # fmt: skip
