@@ -355,6 +355,9 @@ def test_a_default_is_written_for_the_model_and_the_migration(
         ("meta:json:unique", "marks a json field unique"),
         ("class:str", "has the field name 'class', a Python keyword; use class_ or another"),
         ("code__:str", "has an invalid field name 'code__'"),
+        ("code:str:0", "has the length 0, outside 1..10000"),
+        ("code:str:10001", "has the length 10001, outside 1..10000"),
+        ("code:str:unique:unique", "gives the option 'unique' more than once"),
     ],
 )
 def test_a_bad_spec_is_refused_naming_what_is_wrong(entry: str, reason: str) -> None:

@@ -206,6 +206,8 @@ def _apply_options(
     spec: dict[str, object], options: list[str], refuse: Callable[[str], SpecError]
 ) -> None:
     type_ = spec["type"]
+    if repeated := sorted({option for option in options if options.count(option) > 1}):
+        raise refuse(f"gives the option {repeated[0]!r} more than once")
     for option in options:
         if option == "unique":
             if not TYPES[str(type_)].unique:
@@ -215,7 +217,9 @@ def _apply_options(
             spec["index"] = True
         elif option == "cascade" and type_ == "ref":
             spec["cascade"] = True
-        elif type_ == "str" and option.isdigit() and 1 <= int(option) <= TEXT_MAX_LENGTH:
+        elif type_ == "str" and option.isdigit():
+            if not 1 <= int(option) <= TEXT_MAX_LENGTH:
+                raise refuse(f"has the length {option}, outside 1..{TEXT_MAX_LENGTH}")
             spec["length"] = int(option)
         elif type_ == "decimal" and re.fullmatch(r"\d{1,2},\d{1,2}", option):
             precision, scale = (int(n) for n in option.split(","))
