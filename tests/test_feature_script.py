@@ -377,18 +377,7 @@ def test_a_bad_spec_is_refused_naming_what_is_wrong(entry: str, reason: str) -> 
         ({"FIELDS": f"{'x' * 60}:str:index"}, "longer than PostgreSQL's 63 characters"),
         ({"NAME": "w" * 38, "OWNED": "yes"}, "makes the index name 'ix_wwwwwwwwwwwww"),
         ({"FIELDS": "parent:ref:widgets"}, "the self-reference 'parent' must be optional"),
-    ],
-)
-def test_what_the_generated_code_could_not_hold_is_refused(
-    options: dict[str, str], message: str
-) -> None:
-    with pytest.raises(feature.FeatureError, match=re.escape(message)):
-        feature.feature_from({"NAME": "widgets", **options})
-
-
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
+        # What the project already has: its tables, table classes and paths.
         ({"NAME": "auth"}, "would serve its routes at /auth, a path the app already serves"),
         ({"NAME": "docs_assets"}, "would serve its routes at /docs-assets"),
         ({"NAME": "metrics"}, "would serve its routes at /metrics"),
@@ -401,9 +390,11 @@ def test_what_the_generated_code_could_not_hold_is_refused(
         ({"NAME": "trials", "MODEL": "Test2"}, "makes Test2 and test2_..., which pytest would"),
     ],
 )
-def test_what_the_project_already_has_is_refused(options: dict[str, str], message: str) -> None:
-    with pytest.raises(names.FeatureError, match=re.escape(message)):
-        feature.feature_from(options)
+def test_what_the_code_could_not_hold_or_the_project_has_is_refused(
+    options: dict[str, str], message: str
+) -> None:
+    with pytest.raises(feature.FeatureError, match=re.escape(message)):
+        feature.feature_from({"NAME": "widgets", **options})
 
 
 @pytest.mark.parametrize("name", ["testimonials", "tests_run", "latest", "docs_drafts"])

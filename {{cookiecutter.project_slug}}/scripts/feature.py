@@ -19,18 +19,15 @@ from scripts import manifest
 from scripts import render as templates
 from scripts.fields import SpecError, parse_fields
 from scripts.names import (
-    FEATURES_DIR,
-    PROJECT_DIR,
-    REGISTRY,
     FeatureError,
     check_generated_names,
     check_name,
     check_project_names,
 )
+from scripts.paths import FEATURES_DIR, PERMISSIONS, PROJECT_DIR, REGISTRY
 from scripts.render import render, template_names
 from scripts.spec import Feature, Parent
 
-PERMISSIONS = FEATURES_DIR / "users" / "permissions.py"
 OPTIONS = {"NAME": "", "FIELDS": "", "AUTH": "protected", "OWNED": "no", "MODEL": "",
            "JOBS": "no", "CACHE": "no", "FEED": "no"}  # fmt: skip
 

@@ -5,15 +5,12 @@ table classes, the app's own paths, the manifest's names) and what pytest collec
 import ast
 import keyword
 import re
-from pathlib import Path
 
 from scripts.fields import IDENTIFIER
+from scripts.paths import FEATURES_DIR, PROJECT_DIR, REGISTRY
 from scripts.render import template_names
 from scripts.spec import Feature, snake_case
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-FEATURES_DIR = PROJECT_DIR / "features"
-REGISTRY = FEATURES_DIR / "registry.py"
 MAX_NAME_LENGTH = 40  # PostgreSQL cuts identifiers (constraint names) at 63 bytes
 POSTGRES_MAX_IDENTIFIER = 63
 # The project's own top-level modules; a feature may not take their names.

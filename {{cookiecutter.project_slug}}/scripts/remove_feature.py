@@ -13,9 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-FEATURES_DIR = Path(__file__).resolve().parent.parent / "features"
-REGISTRY = FEATURES_DIR / "registry.py"
-PERMISSIONS = FEATURES_DIR / "users" / "permissions.py"
+from scripts.paths import FEATURES_DIR, PERMISSIONS, REGISTRY
+
 KEPT = frozenset({"users"})  # sign-in, permissions and the test fixtures depend on it
 
 
